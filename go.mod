@@ -1,0 +1,12 @@
+module github.com/containerd/ttrpc
+
+go 1.21
+
+require (
+	github.com/gogo/protobuf v1.3.2
+	github.com/golang/protobuf v1.4.0-rc.2
+	golang.org/x/sys v0.0.0-20200930185726-fdedc70b468f
+	google.golang.org/genproto v0.0.0-20200224152610-e50cd9704f63
+	google.golang.org/grpc v1.27.1
+	google.golang.org/protobuf v1.20.0
+)
