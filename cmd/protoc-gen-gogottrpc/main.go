@@ -1,10 +1,11 @@
 // Command protoc-gen-gogottrpc is a protoc plugin that generates gogo
 // protobuf message code together with ttrpc service stubs.
 //
-// It applies gogo's vanity settings to every file it is given: getters off,
-// GoStringer off, Stringer on, and Marshaler, Unmarshaler and Sizer on.
-// google/protobuf/descriptor.proto is never generated. The ttrpc stubs are
-// enabled with the plugins parameter:
+// It applies gogo's vanity settings to every file it is given except
+// google/protobuf/descriptor.proto, which is skipped: getters off, GoStringer
+// off, Stringer on, and Marshaler, Unmarshaler and Sizer on. Options a file
+// sets itself are kept. The ttrpc stubs are enabled with the plugins
+// parameter:
 //
 //	protoc -I. -I/usr/include -I$(go list -m -f '{{.Dir}}' github.com/gogo/protobuf) \
 //	    --gogottrpc_out=plugins=ttrpc,Mgoogle/protobuf/empty.proto=github.com/gogo/protobuf/types:OUT \
