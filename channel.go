@@ -1,0 +1,170 @@
+package ttrpc
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"net"
+
+	"github.com/containerd/ttrpc/internal/bufpool"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Framing: every message on a connection is a 10-byte header followed by
+// Length bytes of data. See PROTOCOL.md.
+const (
+	messageHeaderLength = 10
+	messageLengthMax    = 4 << 20
+)
+
+type messageType uint8
+
+const (
+	messageTypeRequest  messageType = 0x1
+	messageTypeResponse messageType = 0x2
+	messageTypeData     messageType = 0x3
+)
+
+// Flags of protocol 1.2 streaming. Unary requests and responses carry 0.
+const (
+	flagRemoteClosed uint8 = 0x1
+	flagRemoteOpen   uint8 = 0x2
+	flagNoData       uint8 = 0x4
+)
+
+type streamID uint32
+
+type messageHeader struct {
+	Length   uint32
+	StreamID streamID
+	Type     messageType
+	Flags    uint8
+}
+
+func putHeader(b []byte, h messageHeader) {
+	_ = b[messageHeaderLength-1]
+	binary.BigEndian.PutUint32(b[0:4], h.Length)
+	binary.BigEndian.PutUint32(b[4:8], uint32(h.StreamID))
+	b[8] = byte(h.Type)
+	b[9] = h.Flags
+}
+
+func readHeader(b []byte) messageHeader {
+	_ = b[messageHeaderLength-1]
+	return messageHeader{
+		Length:   binary.BigEndian.Uint32(b[0:4]),
+		StreamID: streamID(binary.BigEndian.Uint32(b[4:8])),
+		Type:     messageType(b[8]),
+		Flags:    b[9],
+	}
+}
+
+// frameTooLargeError reports a frame longer than messageLengthMax. It is a
+// grpc status error (RESOURCE_EXHAUSTED), the status owed to the caller.
+type frameTooLargeError struct {
+	size int
+}
+
+func oversizeError(n int) error { return &frameTooLargeError{size: n} }
+
+func (e *frameTooLargeError) Error() string {
+	return e.GRPCStatus().Err().Error()
+}
+
+// GRPCStatus makes the error a grpc status error for status.FromError.
+func (e *frameTooLargeError) GRPCStatus() *status.Status {
+	return status.Newf(codes.ResourceExhausted, "message length %d exceed maximum message size of %d", e.size, messageLengthMax)
+}
+
+// The largest buffer a frame reader commits to before the bytes arrive. A
+// peer that announces 4 MiB and then stalls costs at most this much plus what
+// it has sent (times the growth factor), not 4 MiB up front.
+const (
+	firstChunk  = 64 << 10
+	chunkGrowth = 8
+)
+
+// frameReader reads frames from a connection. It is owned by one goroutine.
+type frameReader struct {
+	br   *bufio.Reader
+	hbuf [messageHeaderLength]byte
+}
+
+func newFrameReader(conn net.Conn) *frameReader {
+	return &frameReader{br: bufio.NewReaderSize(conn, 16<<10)}
+}
+
+// read returns the next frame. The data lives in a pooled buffer that the
+// caller must give back with bufpool.Put. A frame over the size limit is
+// read and discarded; read then returns its header and an oversizeError, and
+// the connection stays usable. Any other error means the stream is broken.
+func (r *frameReader) read() (messageHeader, *[]byte, error) {
+	if _, err := io.ReadFull(r.br, r.hbuf[:]); err != nil {
+		return messageHeader{}, nil, err
+	}
+	h := readHeader(r.hbuf[:])
+	if h.Length > messageLengthMax {
+		if _, err := r.br.Discard(int(h.Length)); err != nil {
+			return h, nil, err
+		}
+		return h, nil, oversizeError(int(h.Length))
+	}
+	n := int(h.Length)
+	if n <= firstChunk {
+		p := bufpool.Get(n)
+		if _, err := io.ReadFull(r.br, *p); err != nil {
+			bufpool.Put(p)
+			return h, nil, noEOF(err)
+		}
+		return h, p, nil
+	}
+	// Large frame: grow the buffer as data arrives.
+	p := bufpool.Get(firstChunk)
+	got := 0
+	for {
+		if _, err := io.ReadFull(r.br, (*p)[got:]); err != nil {
+			bufpool.Put(p)
+			return h, nil, noEOF(err)
+		}
+		got = len(*p)
+		if got == n {
+			return h, p, nil
+		}
+		next := got * chunkGrowth
+		if next > n {
+			next = n
+		}
+		np := bufpool.Get(next)
+		copy(*np, (*p)[:got])
+		bufpool.Put(p)
+		p = np
+	}
+}
+
+// noEOF turns an EOF in the middle of a frame into ErrUnexpectedEOF.
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// newFrame returns a pooled buffer with room for a header and size bytes of
+// data, and its length set to just the header (data is appended after it).
+func newFrame(size int) *[]byte {
+	p := bufpool.Get(messageHeaderLength + size)
+	*p = (*p)[:messageHeaderLength]
+	return p
+}
+
+// finishFrame fills in the header of a frame built by newFrame and appended
+// to. It refuses frames over the limit.
+func finishFrame(b []byte, id streamID, t messageType, flags uint8) error {
+	n := len(b) - messageHeaderLength
+	if n > messageLengthMax {
+		return oversizeError(n)
+	}
+	putHeader(b, messageHeader{Length: uint32(n), StreamID: id, Type: t, Flags: flags})
+	return nil
+}

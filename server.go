@@ -1,0 +1,569 @@
+package ttrpc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/containerd/ttrpc/internal/bufpool"
+	"github.com/containerd/ttrpc/internal/wire"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// ErrServerClosed is returned by Serve once Shutdown or Close has been called.
+var ErrServerClosed = errors.New("ttrpc: server closed")
+
+// Server serves registered services on any number of listeners. Each accepted
+// connection is handshaked, then read by one goroutine; every request runs in
+// its own goroutine and replies are written one frame at a time.
+type Server struct {
+	config   serverConfig
+	services serviceSet
+
+	mu        sync.Mutex
+	closing   bool
+	done      chan struct{} // closed when Shutdown or Close begins
+	listeners map[net.Listener]struct{}
+	pending   map[net.Conn]struct{} // accepted, handshake not finished
+	conns     map[*serverConn]struct{}
+}
+
+// NewServer returns a server configured by opts.
+func NewServer(opts ...ServerOpt) (*Server, error) {
+	s := &Server{
+		done:      make(chan struct{}),
+		listeners: make(map[net.Listener]struct{}),
+		pending:   make(map[net.Conn]struct{}),
+		conns:     make(map[*serverConn]struct{}),
+	}
+	for _, opt := range opts {
+		if err := opt(&s.config); err != nil {
+			return nil, err
+		}
+	}
+	if s.config.handshaker == nil {
+		s.config.handshaker = handshakerFunc(noopHandshake)
+	}
+	return s, nil
+}
+
+// Register adds a service and its methods. It panics if name is already
+// registered.
+func (s *Server) Register(name string, methods map[string]Method) {
+	s.services.register(name, methods)
+}
+
+// Serve accepts connections on l until the server is shut down or l fails,
+// and closes l when it returns. ctx is the parent of every request's context.
+// After Shutdown or Close it returns ErrServerClosed.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	if !s.addListener(l) {
+		l.Close()
+		return ErrServerClosed
+	}
+	defer s.removeListener(l)
+
+	var backoff time.Duration
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
+				backoff = nextBackoff(backoff)
+				slog.Warn("ttrpc: accept failed, retrying", "error", err, "backoff", backoff)
+				t := time.NewTimer(backoff)
+				select {
+				case <-t.C:
+				case <-s.done:
+					t.Stop()
+				}
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		if !s.addPending(conn) {
+			conn.Close()
+			return ErrServerClosed
+		}
+		go s.handleConn(ctx, conn)
+	}
+}
+
+func nextBackoff(d time.Duration) time.Duration {
+	if d == 0 {
+		return 5 * time.Millisecond
+	}
+	d *= 2
+	if d > time.Second {
+		d = time.Second
+	}
+	return d
+}
+
+// handleConn runs the handshake and then serves the connection. The handshake
+// happens here, off the accept loop, so a stalled peer delays no one else.
+func (s *Server) handleConn(ctx context.Context, raw net.Conn) {
+	conn, _, err := s.config.handshaker.Handshake(ctx, raw)
+	if err != nil || conn == nil {
+		s.removePending(raw)
+		raw.Close()
+		if err == nil {
+			err = errors.New("handshaker returned no connection")
+		}
+		slog.Warn("ttrpc: refused connection", "error", err)
+		return
+	}
+	sc := newServerConn(ctx, s, conn)
+	if !s.promote(raw, sc) {
+		conn.Close()
+		raw.Close()
+		return
+	}
+	sc.run()
+	s.removeConn(sc)
+}
+
+// Shutdown stops accepting connections, lets every request that was read
+// finish and deliver its reply, and closes each connection once it is idle.
+// Requests arriving meanwhile are answered UNAVAILABLE without being run. It
+// returns ctx.Err() if ctx ends first; connections still busy stay open
+// until their requests finish or Close is called.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.beginClosing()
+	conns := make([]*serverConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+
+	for _, c := range conns {
+		c.beginShutdown()
+	}
+	for _, c := range conns {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Close stops accepting connections and closes every connection now; running
+// handlers see their context cancelled and their replies are lost.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.beginClosing()
+	conns := make([]*serverConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+	return nil
+}
+
+// beginClosing marks the server closing and closes its listeners and the
+// connections still in their handshake. s.mu must be held.
+func (s *Server) beginClosing() {
+	if !s.closing {
+		s.closing = true
+		close(s.done)
+	}
+	for l := range s.listeners {
+		l.Close()
+		delete(s.listeners, l)
+	}
+	for c := range s.pending {
+		c.Close()
+		delete(s.pending, c)
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+func (s *Server) addListener(l net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.listeners[l] = struct{}{}
+	return true
+}
+
+func (s *Server) removeListener(l net.Listener) {
+	s.mu.Lock()
+	delete(s.listeners, l)
+	s.mu.Unlock()
+	l.Close()
+}
+
+func (s *Server) addPending(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.pending[c] = struct{}{}
+	return true
+}
+
+func (s *Server) removePending(c net.Conn) {
+	s.mu.Lock()
+	delete(s.pending, c)
+	s.mu.Unlock()
+}
+
+// promote moves a handshaked connection from pending to served. It fails if
+// the server began closing meanwhile.
+func (s *Server) promote(raw net.Conn, sc *serverConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.pending[raw]; !ok || s.closing {
+		return false
+	}
+	delete(s.pending, raw)
+	s.conns[sc] = struct{}{}
+	return true
+}
+
+func (s *Server) removeConn(sc *serverConn) {
+	s.mu.Lock()
+	delete(s.conns, sc)
+	s.mu.Unlock()
+}
+
+// serverConn is one served connection. Its reader goroutine (run) owns the
+// read side and the connection's lifetime; handler goroutines share the write
+// side under writeMu. mu guards the in-flight accounting that decides when a
+// shutting-down connection may close.
+type serverConn struct {
+	server *Server
+	conn   net.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+	reader *frameReader
+
+	writeMu  sync.Mutex
+	writeErr error
+
+	mu           sync.Mutex
+	active       int  // requests read whose reply is not yet written
+	shuttingDown bool // Shutdown began: run no more requests
+	readerDone   bool
+	closed       bool
+	done         chan struct{} // closed once the connection is closed
+}
+
+func newServerConn(ctx context.Context, s *Server, conn net.Conn) *serverConn {
+	ctx, cancel := context.WithCancel(ctx)
+	return &serverConn{
+		server: s,
+		conn:   conn,
+		ctx:    ctx,
+		cancel: cancel,
+		reader: newFrameReader(conn),
+		done:   make(chan struct{}),
+	}
+}
+
+// run reads frames until the connection fails or is told to stop, then waits
+// for in-flight requests before closing the connection.
+func (c *serverConn) run() {
+	for {
+		h, p, err := c.reader.read()
+		if err != nil {
+			var tooLarge *frameTooLargeError
+			if errors.As(err, &tooLarge) {
+				c.begin()
+				go c.replyStatus(h.StreamID, tooLarge.GRPCStatus())
+				continue
+			}
+			break
+		}
+		if h.Type != messageTypeRequest {
+			// Data frames and unknown types have no stream to go to in a
+			// unary server; drop them and keep the connection.
+			bufpool.Put(p)
+			continue
+		}
+		c.dispatch(h.StreamID, p)
+	}
+
+	c.mu.Lock()
+	c.readerDone = true
+	idle := c.active == 0
+	c.mu.Unlock()
+	if !c.shuttingDownNow() {
+		// The peer is gone or the stream is broken: nobody will read
+		// replies, so tell the handlers to stop.
+		c.cancel()
+	}
+	if idle {
+		c.close()
+	}
+	<-c.done
+}
+
+func (c *serverConn) shuttingDownNow() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.shuttingDown
+}
+
+// rawRequest is a decoded request whose byte fields alias the frame buffer.
+type rawRequest struct {
+	service, method, payload []byte
+	timeout                  int64
+	md                       MD
+}
+
+func (r *rawRequest) decode(b []byte) error {
+	return forEachField(b, func(num, typ int, v []byte, x uint64) error {
+		switch {
+		case num == 1 && typ == wire.TypeBytes:
+			r.service = v
+		case num == 2 && typ == wire.TypeBytes:
+			r.method = v
+		case num == 3 && typ == wire.TypeBytes:
+			r.payload = v
+		case num == 4 && typ == wire.TypeVarint:
+			r.timeout = int64(x)
+		case num == 5 && typ == wire.TypeBytes:
+			var kv KeyValue
+			if err := kv.decode(v); err != nil {
+				return err
+			}
+			if r.md == nil {
+				r.md = MD{}
+			}
+			r.md.Append(kv.Key, kv.Value)
+		}
+		return nil
+	})
+}
+
+// dispatch validates one request frame and hands it to a goroutine. The
+// reader never writes: even refusals are written by the spawned goroutine,
+// so a peer that does not read cannot stall our reading.
+func (c *serverConn) dispatch(id streamID, p *[]byte) {
+	shutting := c.begin()
+	if id%2 == 0 {
+		bufpool.Put(p)
+		go c.replyStatus(id, status.New(codes.InvalidArgument, "StreamID must be odd for client initiated streams"))
+		return
+	}
+	var r rawRequest
+	if err := r.decode(*p); err != nil {
+		bufpool.Put(p)
+		go c.replyStatus(id, status.New(codes.InvalidArgument, "ttrpc: invalid request: "+err.Error()))
+		return
+	}
+	if shutting {
+		bufpool.Put(p)
+		go c.replyStatus(id, status.New(codes.Unavailable, "ttrpc: server shutting down"))
+		return
+	}
+	m, st := c.server.services.lookup(r.service, r.method)
+	if st != nil {
+		bufpool.Put(p)
+		go c.replyStatus(id, st)
+		return
+	}
+	go c.handle(id, p, r, m)
+}
+
+// begin counts a request in flight and reports whether Shutdown has begun.
+func (c *serverConn) begin() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.active++
+	return c.shuttingDown
+}
+
+// end counts a reply written (or found unwritable). The last one out of a
+// shutting-down or finished connection closes it.
+func (c *serverConn) end() {
+	c.mu.Lock()
+	c.active--
+	idle := c.active == 0
+	wake := idle && c.shuttingDown && !c.readerDone
+	closeNow := idle && c.readerDone
+	c.mu.Unlock()
+	if wake {
+		c.wakeReader()
+	}
+	if closeNow {
+		c.close()
+	}
+}
+
+// beginShutdown stops new requests from running. An idle connection's reader
+// is woken so that it stops and closes the connection; a busy one keeps
+// reading (answering UNAVAILABLE) until its last reply is out.
+func (c *serverConn) beginShutdown() {
+	c.mu.Lock()
+	c.shuttingDown = true
+	wake := c.active == 0 && !c.readerDone
+	c.mu.Unlock()
+	if wake {
+		c.wakeReader()
+	}
+}
+
+// wakeReader makes the blocked read return so that run can finish. A frame
+// already read is still handled; one arriving later is not read at all.
+func (c *serverConn) wakeReader() {
+	if err := c.conn.SetReadDeadline(time.Now()); err != nil {
+		c.close()
+	}
+}
+
+func (c *serverConn) close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	c.conn.Close()
+	close(c.done)
+}
+
+// handle runs one request and writes its reply.
+func (c *serverConn) handle(id streamID, p *[]byte, r rawRequest, m Method) {
+	resp, err := c.call(&r, m)
+	bufpool.Put(p) // the payload aliased it; the handler is done decoding
+	if err != nil {
+		c.replyStatus(id, convertStatus(err))
+		return
+	}
+	c.replyMessage(id, resp)
+}
+
+func (c *serverConn) call(r *rawRequest, m Method) (interface{}, error) {
+	ctx := c.ctx
+	if r.md != nil {
+		ctx = WithMetadata(ctx, r.md)
+	}
+	if r.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(r.timeout))
+		defer cancel()
+	}
+	payload := r.payload
+	unmarshal := func(v interface{}) error {
+		if err := (codec{}).Unmarshal(payload, v); err != nil {
+			return status.Errorf(codes.InvalidArgument, "ttrpc: decoding request: %v", err)
+		}
+		return nil
+	}
+	resp, err := c.invoke(ctx, r, unmarshal, m)
+	if err == nil && resp == nil {
+		return nil, status.Errorf(codes.Internal, "ttrpc: method /%s/%s returned neither a response nor an error", r.service, r.method)
+	}
+	return resp, err
+}
+
+func (c *serverConn) invoke(ctx context.Context, r *rawRequest, unmarshal Unmarshaler, m Method) (interface{}, error) {
+	i := c.server.config.interceptor
+	if i == nil {
+		return m(ctx, unmarshal)
+	}
+	info := &UnaryServerInfo{FullMethod: fullMethod(string(r.service), string(r.method))}
+	return i(ctx, unmarshal, info, m)
+}
+
+// Response frames are built in place: the payload is marshaled after room for
+// the header and the payload field's key and length, which are then written
+// just in front of it, so the payload is never copied.
+const responsePrefix = messageHeaderLength + 1 + 5
+
+func (c *serverConn) replyMessage(id streamID, resp interface{}) {
+	p := bufpool.Get(responsePrefix + 512)
+	*p = (*p)[:responsePrefix]
+	p, err := codec{}.marshalInto(p, resp)
+	if err != nil {
+		bufpool.Put(p)
+		c.replyStatus(id, status.Newf(codes.Internal, "ttrpc: encoding response: %v", err))
+		return
+	}
+	b := *p
+	n := len(b) - responsePrefix
+	if n > 0 && wire.SizeBytes(n) > messageLengthMax {
+		// Too big to send: the caller gets RESOURCE_EXHAUSTED instead, and
+		// the connection and other calls carry on.
+		bufpool.Put(p)
+		c.replyStatus(id, (&frameTooLargeError{size: wire.SizeBytes(n)}).GRPCStatus())
+		return
+	}
+	start := responsePrefix
+	if n > 0 {
+		l := wire.SizeVarint(uint64(n))
+		start -= 1 + l
+		b[start] = 2<<3 | wire.TypeBytes
+		wire.AppendVarint(b[start+1:start+1], uint64(n))
+	}
+	start -= messageHeaderLength
+	putHeader(b[start:], messageHeader{
+		Length:   uint32(len(b) - start - messageHeaderLength),
+		StreamID: id,
+		Type:     messageTypeResponse,
+	})
+	c.write(b[start:])
+	bufpool.Put(p)
+	c.end()
+}
+
+// replyStatus writes a reply that carries only a status.
+func (c *serverConn) replyStatus(id streamID, st *status.Status) {
+	resp := Response{Status: st.Proto()}
+	p := newFrame(resp.Size())
+	*p = resp.appendTo(*p)
+	if err := finishFrame(*p, id, messageTypeResponse, 0); err != nil {
+		// Only a huge error message can get here; cut it to size.
+		if len(resp.Status.Message) > 1024 {
+			resp.Status.Message = resp.Status.Message[:1024]
+		}
+		resp.Status.Details = nil
+		*p = resp.appendTo((*p)[:messageHeaderLength])
+		_ = finishFrame(*p, id, messageTypeResponse, 0)
+	}
+	c.write(*p)
+	bufpool.Put(p)
+	c.end()
+}
+
+// write sends one frame. After a failed write the stream is out of sync (a
+// frame may be half written), so the connection is closed and later writes
+// fail at once.
+func (c *serverConn) write(frame []byte) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if c.writeErr != nil {
+		return
+	}
+	if _, err := c.conn.Write(frame); err != nil {
+		c.writeErr = err
+		slog.Debug("ttrpc: writing reply failed, closing connection", "error", err)
+		c.conn.Close()
+	}
+}
