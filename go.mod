@@ -5,8 +5,14 @@ go 1.21
 require (
 	github.com/gogo/protobuf v1.3.2
 	github.com/golang/protobuf v1.4.0-rc.2
+	go.uber.org/goleak v1.1.10
 	golang.org/x/sys v0.0.0-20200930185726-fdedc70b468f
 	google.golang.org/genproto v0.0.0-20200224152610-e50cd9704f63
 	google.golang.org/grpc v1.27.1
 	google.golang.org/protobuf v1.20.0
+)
+
+require (
+	golang.org/x/lint v0.0.0-20190930215403-16217165b5de // indirect
+	golang.org/x/tools v0.0.0-20210106214847-113979e3529a // indirect
 )
