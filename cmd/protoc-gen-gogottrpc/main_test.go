@@ -415,3 +415,179 @@ func TestProtobuildPackagesMatchParameters(t *testing.T) {
 		}
 	}
 }
+
+// userModuleMain is a program in the temporary module of
+// TestGeneratedCodeBuildsInUserModule: it serves and calls a generated
+// service over a unix socket and prints the result.
+const userModuleMain = `package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/containerd/ttrpc"
+
+	"example.com/user/internal/codegentest/multi"
+)
+
+type counter struct{ total int64 }
+
+func (c *counter) Add(ctx context.Context, r *multi.AddRequest) (*multi.AddResponse, error) {
+	c.total += r.Delta
+	return &multi.AddResponse{Total: c.total}, nil
+}
+
+func (c *counter) Reset(ctx context.Context, r *types.Empty) (*types.Empty, error) { return r, nil }
+
+func (c *counter) Old(ctx context.Context, r *multi.AddRequest) (*multi.AddResponse, error) {
+	return c.Add(ctx, r)
+}
+
+func main() {
+	dir, err := os.MkdirTemp("", "um")
+	check(err)
+	defer os.RemoveAll(dir)
+	l, err := net.Listen("unix", filepath.Join(dir, "s"))
+	check(err)
+	srv, err := ttrpc.NewServer()
+	check(err)
+	multi.RegisterCounterService(srv, &counter{})
+	go srv.Serve(context.Background(), l)
+	conn, err := net.Dial("unix", l.Addr().String())
+	check(err)
+	client := ttrpc.NewClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := multi.NewCounterClient(client)
+	_, err = c.Add(ctx, &multi.AddRequest{Delta: 40})
+	check(err)
+	res, err := c.Add(ctx, &multi.AddRequest{Delta: 2})
+	check(err)
+	fmt.Println("total", res.Total)
+	check(client.Close())
+	check(srv.Shutdown(ctx))
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+`
+
+// TestGeneratedCodeBuildsInUserModule generates code into a separate module
+// that uses this repository through a replace directive, as a user swapping
+// this implementation in would, with the repository's (deliberately old)
+// dependency versions. The code must build and vet cleanly there, must not
+// upgrade any of those versions, and must work over a unix socket.
+func TestGeneratedCodeBuildsInUserModule(t *testing.T) {
+	root := repoRoot(t)
+	dir := t.TempDir()
+	const userModule = "example.com/user"
+
+	remap := ""
+	for _, c := range cases {
+		for _, f := range c.files {
+			rel := strings.TrimPrefix(filepath.ToSlash(filepath.Dir(f)), modulePath)
+			remap += ",M" + f + "=" + userModule + "/" + rel
+		}
+	}
+	for _, c := range cases {
+		req := loadRequest(t, c.name)
+		req.Parameter = proto.String(req.GetParameter() + remap)
+		resp, _ := runPlugin(t, req)
+		for _, f := range resp.File {
+			// gogo names output files after go_package; the M parameters
+			// above decide the import paths the files use for each other.
+			name := f.GetName()
+			if !strings.HasPrefix(name, modulePath) {
+				t.Fatalf("generated %q outside %s", name, modulePath)
+			}
+			path := filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(name, modulePath)))
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(f.GetContent()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	rootMod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mod strings.Builder
+	fmt.Fprintf(&mod, "module %s\n\ngo 1.21\n\n", userModule)
+	fmt.Fprintf(&mod, "require github.com/containerd/ttrpc v1.0.2\n\nreplace github.com/containerd/ttrpc => %s\n\n", root)
+	// The repository's own requirements, so the build uses its pins.
+	for _, line := range strings.Split(string(rootMod), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && (f[0] == "module" || f[0] == "go" || f[0] == "toolchain") {
+			continue
+		}
+		mod.WriteString(line + "\n")
+	}
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mainSrc := strings.Replace(userModuleMain, `"github.com/containerd/ttrpc"`,
+		"\"github.com/containerd/ttrpc\"\n\t\"github.com/gogo/protobuf/types\"", 1)
+	for name, content := range map[string]string{
+		"go.mod":           mod.String(),
+		"go.sum":           string(sum),
+		"cmd/user/main.go": mainSrc,
+	} {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	goCmd := func(args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(testContext(t), "go", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	goCmd("build", "./...")
+	goCmd("vet", "./...")
+	if out := goCmd("run", "./cmd/user"); strings.TrimSpace(out) != "total 42" {
+		t.Errorf("user program printed %q, want %q", out, "total 42")
+	}
+
+	// The user's build must still use the repository's pins.
+	pins := map[string]string{}
+	for _, line := range strings.Split(string(rootMod), "\n") {
+		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+		if len(f) >= 2 && strings.Contains(f[0], ".") && strings.HasPrefix(f[1], "v") {
+			pins[f[0]] = f[1]
+		}
+	}
+	if len(pins) == 0 {
+		t.Fatal("no requirements found in the repository's go.mod")
+	}
+	listed := goCmd("list", "-m", "-f", "{{.Path}} {{.Version}}", "all")
+	for _, line := range strings.Split(listed, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 {
+			if want, ok := pins[f[0]]; ok && f[1] != want {
+				t.Errorf("user module builds with %s %s, the repository pins %s", f[0], f[1], want)
+			}
+		}
+	}
+}
