@@ -117,3 +117,7 @@ func waitDone(t *testing.T, ch <-chan struct{}, what string) {
 		t.Fatalf("timed out waiting for %s", what)
 	}
 }
+
+// waitABit yields briefly inside bounded polling loops that watch state with
+// no event to wait on (the loop bound, not the pause, is what ends them).
+func waitABit() { time.Sleep(time.Millisecond) }
