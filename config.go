@@ -2,11 +2,13 @@ package ttrpc
 
 import (
 	"errors"
+	"time"
 )
 
 type serverConfig struct {
-	handshaker  Handshaker
-	interceptor UnaryServerInterceptor
+	handshaker       Handshaker
+	interceptor      UnaryServerInterceptor
+	handshakeTimeout time.Duration
 }
 
 // ServerOpt configures a Server in NewServer.
@@ -32,6 +34,20 @@ func WithUnaryServerInterceptor(i UnaryServerInterceptor) ServerOpt {
 			return errors.New("ttrpc: only one unary server interceptor allowed per server")
 		}
 		c.interceptor = i
+		return nil
+	}
+}
+
+// WithServerHandshakeTimeout bounds the handshake of every accepted
+// connection: a peer whose handshake has not finished within d is dropped
+// (its connection closed and the handshaker's context cancelled). d <= 0
+// means no limit, the default: the built-in handshakers never wait on the
+// peer, the established library has no such limit, and a custom handshaker
+// that needs one can now ask for it. Handshakes run off the accept loop, so
+// even without a limit a stalled peer delays no other client.
+func WithServerHandshakeTimeout(d time.Duration) ServerOpt {
+	return func(c *serverConfig) error {
+		c.handshakeTimeout = d
 		return nil
 	}
 }

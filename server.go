@@ -3,6 +3,7 @@ package ttrpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -111,7 +112,7 @@ func nextBackoff(d time.Duration) time.Duration {
 // handleConn runs the handshake and then serves the connection. The handshake
 // happens here, off the accept loop, so a stalled peer delays no one else.
 func (s *Server) handleConn(ctx context.Context, raw net.Conn) {
-	conn, _, err := s.config.handshaker.Handshake(ctx, raw)
+	conn, _, err := s.handshake(ctx, raw)
 	if err != nil || conn == nil {
 		s.removePending(raw)
 		raw.Close()
@@ -129,6 +130,31 @@ func (s *Server) handleConn(ctx context.Context, raw net.Conn) {
 	}
 	sc.run()
 	s.removeConn(sc)
+}
+
+// handshake runs the handshaker, bounded by the handshake timeout if one is
+// set: when it expires the raw connection is closed, which unblocks a
+// handshaker stuck reading or writing, and its context is cancelled.
+func (s *Server) handshake(ctx context.Context, raw net.Conn) (net.Conn, interface{}, error) {
+	d := s.config.handshakeTimeout
+	if d <= 0 {
+		return s.config.handshaker.Handshake(ctx, raw)
+	}
+	hctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	timer := time.AfterFunc(d, func() { raw.Close() })
+	conn, info, err := s.config.handshaker.Handshake(hctx, raw)
+	if !timer.Stop() {
+		// The deadline fired: raw is closed whatever the handshaker said.
+		if conn != nil && conn != raw {
+			conn.Close()
+		}
+		if err == nil {
+			err = fmt.Errorf("ttrpc: handshake did not finish within %v", d)
+		}
+		return nil, nil, err
+	}
+	return conn, info, err
 }
 
 // Shutdown stops accepting connections, lets every request that was read
