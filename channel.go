@@ -106,7 +106,7 @@ func (r *frameReader) read() (messageHeader, *[]byte, error) {
 	h := readHeader(r.hbuf[:])
 	if h.Length > messageLengthMax {
 		if _, err := r.br.Discard(int(h.Length)); err != nil {
-			return h, nil, err
+			return h, nil, noEOF(err)
 		}
 		return h, nil, oversizeError(int(h.Length))
 	}
