@@ -30,6 +30,7 @@ var _ = math.Inf
 // proto package needs to be updated.
 const _ = proto.GoGoProtoPackageIsVersion3 // please upgrade the proto package
 
+// GreetRequest names who to greet.
 type GreetRequest struct {
 	Name                 string   `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	XXX_NoUnkeyedLiteral struct{} `json:"-"`
@@ -69,6 +70,7 @@ func (m *GreetRequest) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_GreetRequest proto.InternalMessageInfo
 
+// GreetResponse carries the greeting.
 type GreetResponse struct {
 	Greeting string `protobuf:"bytes,1,opt,name=greeting,proto3" json:"greeting,omitempty"`
 	// The metadata keys the server saw on the request, sorted.
@@ -110,6 +112,7 @@ func (m *GreetResponse) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_GreetResponse proto.InternalMessageInfo
 
+// PutRequest stores value under key.
 type PutRequest struct {
 	Key                  string   `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	Value                string   `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
@@ -150,6 +153,7 @@ func (m *PutRequest) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_PutRequest proto.InternalMessageInfo
 
+// GetRequest asks for the value under key.
 type GetRequest struct {
 	Key                  string   `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	XXX_NoUnkeyedLiteral struct{} `json:"-"`
@@ -189,6 +193,7 @@ func (m *GetRequest) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_GetRequest proto.InternalMessageInfo
 
+// GetResponse is a stored key and its value.
 type GetResponse struct {
 	Key                  string   `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	Value                string   `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
