@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/containerd/ttrpc/internal/bufpool"
 	"github.com/containerd/ttrpc/internal/wire"
@@ -364,8 +366,14 @@ func (r *rawRequest) decode(b []byte) error {
 	return forEachField(b, func(num, typ int, v []byte, x uint64) error {
 		switch {
 		case num == 1 && typ == wire.TypeBytes:
+			if !utf8.Valid(v) {
+				return errInvalidUTF8
+			}
 			r.service = v
 		case num == 2 && typ == wire.TypeBytes:
+			if !utf8.Valid(v) {
+				return errInvalidUTF8
+			}
 			r.method = v
 		case num == 3 && typ == wire.TypeBytes:
 			r.payload = v
@@ -562,6 +570,11 @@ func (c *serverConn) replyMessage(id streamID, resp interface{}) {
 // replyStatus writes a reply that carries only a status.
 func (c *serverConn) replyStatus(id streamID, st *status.Status) {
 	resp := Response{Status: st.Proto()}
+	if !utf8.ValidString(resp.Status.Message) {
+		// Receivers reject a status whose message is not UTF-8 (protobuf
+		// string rules), which would lose the code: repair the text instead.
+		resp.Status.Message = strings.ToValidUTF8(resp.Status.Message, "\uFFFD")
+	}
 	p := newFrame(resp.Size())
 	*p = resp.appendTo(*p)
 	if err := finishFrame(*p, id, messageTypeResponse, 0); err != nil {

@@ -1,8 +1,10 @@
 package ttrpc
 
 import (
+	"errors"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/containerd/ttrpc/internal/wire"
 	anypb "github.com/golang/protobuf/ptypes/any"
@@ -114,8 +116,14 @@ func (r *Request) decode(b []byte) error {
 	return forEachField(b, func(num, typ int, v []byte, x uint64) error {
 		switch {
 		case num == 1 && typ == wire.TypeBytes:
+			if !utf8.Valid(v) {
+				return errInvalidUTF8
+			}
 			r.Service = string(v)
 		case num == 2 && typ == wire.TypeBytes:
+			if !utf8.Valid(v) {
+				return errInvalidUTF8
+			}
 			r.Method = string(v)
 		case num == 3 && typ == wire.TypeBytes:
 			r.Payload = v
@@ -280,8 +288,14 @@ func (kv *KeyValue) decode(b []byte) error {
 	return forEachField(b, func(num, typ int, v []byte, _ uint64) error {
 		switch {
 		case num == 1 && typ == wire.TypeBytes:
+			if !utf8.Valid(v) {
+				return errInvalidUTF8
+			}
 			kv.Key = string(v)
 		case num == 2 && typ == wire.TypeBytes:
+			if !utf8.Valid(v) {
+				return errInvalidUTF8
+			}
 			kv.Value = string(v)
 		}
 		return nil
@@ -331,6 +345,9 @@ func (l *StringList) Unmarshal(b []byte) error {
 	l.Reset()
 	return forEachField(b, func(num, typ int, v []byte, _ uint64) error {
 		if num == 1 && typ == wire.TypeBytes {
+			if !utf8.Valid(v) {
+				return errInvalidUTF8
+			}
 			l.List = append(l.List, string(v))
 		}
 		return nil
@@ -402,12 +419,18 @@ func decodeStatus(s *spb.Status, b []byte) error {
 		case num == 1 && typ == wire.TypeVarint:
 			s.Code = int32(x)
 		case num == 2 && typ == wire.TypeBytes:
+			if !utf8.Valid(v) {
+				return errInvalidUTF8
+			}
 			s.Message = string(v)
 		case num == 3 && typ == wire.TypeBytes:
 			a := &anypb.Any{}
 			err := forEachField(v, func(num, typ int, v []byte, _ uint64) error {
 				switch {
 				case num == 1 && typ == wire.TypeBytes:
+					if !utf8.Valid(v) {
+						return errInvalidUTF8
+					}
 					a.TypeUrl = string(v)
 				case num == 2 && typ == wire.TypeBytes:
 					a.Value = append([]byte{}, v...)
@@ -422,6 +445,10 @@ func decodeStatus(s *spb.Status, b []byte) error {
 		return nil
 	})
 }
+
+// errInvalidUTF8 rejects a proto3 string field that is not valid UTF-8, as
+// the reflection-based protobuf runtimes (and so the established ttrpc) do.
+var errInvalidUTF8 = errors.New("proto: string field contains invalid UTF-8")
 
 // forEachField walks the fields of an encoded message. For length-delimited
 // fields v holds the value (aliasing b); for varints x holds it. A field whose
