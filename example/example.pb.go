@@ -644,6 +644,8 @@ func valueToStringExample(v interface{}) string {
 }
 
 // ExampleService is the ttrpc API of the ttrpc.example.v1.Example service.
+//
+// Example greets callers and keeps string values by key.
 type ExampleService interface {
 	// Greet answers with a greeting for the given name.
 	Greet(ctx context.Context, req *GreetRequest) (*GreetResponse, error)

@@ -114,6 +114,7 @@ func (p *ttrpcGenerator) typeName(protoName string) string {
 	return p.gen.TypeName(p.gen.ObjectNamed(protoName))
 }
 
+// P writes one line of generated code.
 func (p *ttrpcGenerator) P(args ...interface{}) { p.gen.P(args...) }
 
 // unexport lower-cases the first letter of s.
@@ -170,6 +171,10 @@ func (p *ttrpcGenerator) generateService(file *generator.FileDescriptor, svc *de
 	// Service interface.
 	p.P()
 	p.P("// ", ifaceName, " is the ttrpc API of the ", fullName, " service.")
+	if p.gen.Comments(path) != "" {
+		p.P("//")
+		p.gen.PrintComments(path)
+	}
 	if svc.GetOptions().GetDeprecated() {
 		p.P("//")
 		p.P("// Deprecated: Do not use.")

@@ -658,6 +658,8 @@ func valueToStringMulti(v interface{}) string {
 }
 
 // GeometryService is the ttrpc API of the ttrpc.codegentest.multi.Geometry service.
+//
+// Geometry works on types from the common package.
 type GeometryService interface {
 	// Area returns the area of the polygon the shape's points describe.
 	Area(ctx context.Context, req *common.Shape) (*AreaResult, error)
@@ -732,6 +734,8 @@ func (c *geometryClient) Ping(ctx context.Context, req *types.Empty) (*types.Emp
 }
 
 // CounterService is the ttrpc API of the ttrpc.codegentest.multi.Counter service.
+//
+// Counter uses only types from this package and the well-known types.
 type CounterService interface {
 	Add(ctx context.Context, req *AddRequest) (*AddResponse, error)
 	// Reset has the name of a generated message method.
@@ -805,6 +809,8 @@ func (c *counterClient) Old(ctx context.Context, req *AddRequest) (*AddResponse,
 }
 
 // NothingService is the ttrpc API of the ttrpc.codegentest.multi.Nothing service.
+//
+// Nothing has no methods and must still produce valid code.
 type NothingService interface {
 }
 
@@ -825,6 +831,8 @@ func NewNothingClient(client *ttrpc1.Client) NothingService {
 }
 
 // LowerServiceService is the ttrpc API of the ttrpc.codegentest.multi.lower_service service.
+//
+// lower_service has proto names that are not Go names.
 type LowerServiceService interface {
 	DoThing(ctx context.Context, req *Outer) (*ttrpc.Tag, error)
 }
