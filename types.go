@@ -454,13 +454,20 @@ var errInvalidUTF8 = errors.New("proto: string field contains invalid UTF-8")
 // fields v holds the value (aliasing b); for varints x holds it. A field whose
 // wire type does not match its declaration reaches fn too, and fn ignores it,
 // which is how the reference protobuf runtimes treat it (as unknown).
+//
+// Unknown fields are skipped exactly as gogo's reflection-based decoder (the
+// codec of the established ttrpc envelope) skips them, so that both accept
+// and refuse the same inputs: field numbers are not range-checked, and a
+// group ends at the first unpaired end-group key whatever its number. Wire
+// types 4 (a stray end-group), 6 and 7 are errors.
 func forEachField(b []byte, fn func(num, typ int, v []byte, x uint64) error) error {
 	for len(b) > 0 {
-		num, typ, n, err := wire.ConsumeTag(b)
+		key, n, err := wire.ConsumeVarint(b)
 		if err != nil {
 			return err
 		}
 		b = b[n:]
+		num, typ := int(key>>3), int(key&7)
 		var (
 			v []byte
 			x uint64
@@ -470,8 +477,12 @@ func forEachField(b []byte, fn func(num, typ int, v []byte, x uint64) error) err
 			x, n, err = wire.ConsumeVarint(b)
 		case wire.TypeBytes:
 			v, n, err = wire.ConsumeBytes(b)
-		default:
+		case wire.TypeFixed32, wire.TypeFixed64:
 			n, err = wire.ConsumeFieldValue(num, typ, b)
+		case wire.TypeStartGroup:
+			n, err = skipGroup(b)
+		default:
+			err = wire.ErrWireType
 		}
 		if err != nil {
 			return err
@@ -482,6 +493,37 @@ func forEachField(b []byte, fn func(num, typ int, v []byte, x uint64) error) err
 		}
 	}
 	return nil
+}
+
+// skipGroup returns the length of a group's contents and its end key, the
+// first end-group key not paired with a start-group key inside it.
+func skipGroup(b []byte) (int, error) {
+	depth := 1
+	off := 0
+	for {
+		key, n, err := wire.ConsumeVarint(b[off:])
+		if err != nil {
+			return 0, err
+		}
+		off += n
+		switch typ := int(key & 7); typ {
+		case wire.TypeStartGroup:
+			depth++
+		case wire.TypeEndGroup:
+			depth--
+			if depth == 0 {
+				return off, nil
+			}
+		case wire.TypeVarint, wire.TypeFixed32, wire.TypeFixed64, wire.TypeBytes:
+			n, err := wire.ConsumeFieldValue(1, typ, b[off:])
+			if err != nil {
+				return 0, err
+			}
+			off += n
+		default:
+			return 0, wire.ErrWireType
+		}
+	}
 }
 
 // field writes one "name:value" pair of protobuf text output when present.
