@@ -7,6 +7,7 @@ import (
 	"github.com/containerd/ttrpc/internal/bufpool"
 
 	gogoproto "github.com/gogo/protobuf/proto"
+	//lint:ignore SA1019 pre-APIv2 generated messages can only be encoded by this package (see isGogoRegistered)
 	golangproto "github.com/golang/protobuf/proto"
 	protov2 "google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"

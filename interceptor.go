@@ -29,10 +29,6 @@ type UnaryServerInterceptor func(context.Context, Unmarshaler, *UnaryServerInfo,
 // Invoker to send the request, or answers on its own.
 type UnaryClientInterceptor func(context.Context, *Request, *Response, *UnaryClientInfo, Invoker) error
 
-func defaultServerInterceptor(ctx context.Context, unmarshal Unmarshaler, _ *UnaryServerInfo, method Method) (interface{}, error) {
-	return method(ctx, unmarshal)
-}
-
 func fullMethod(service, method string) string {
 	return "/" + service + "/" + method
 }

@@ -90,7 +90,9 @@ func TestClientInterceptor(t *testing.T) {
 }
 
 func TestOptionsValidated(t *testing.T) {
-	noop := func(ctx context.Context, un Unmarshaler, info *UnaryServerInfo, m Method) (interface{}, error) { return m(ctx, un) }
+	noop := func(ctx context.Context, un Unmarshaler, info *UnaryServerInfo, m Method) (interface{}, error) {
+		return m(ctx, un)
+	}
 	if _, err := NewServer(WithUnaryServerInterceptor(noop), WithUnaryServerInterceptor(noop)); err == nil {
 		t.Fatal("two interceptors accepted")
 	}

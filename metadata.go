@@ -40,13 +40,6 @@ func (m MD) Append(key string, values ...string) {
 	m[key] = append(current[:len(current):len(current)], values...)
 }
 
-// fromRequest fills m with a request's key/value pairs.
-func (m MD) fromRequest(r *Request) {
-	for _, kv := range r.Metadata {
-		m.Append(kv.Key, kv.Value)
-	}
-}
-
 // appendKeyValues adds m's entries to list as wire key/value pairs.
 func (m MD) appendKeyValues(list []*KeyValue) []*KeyValue {
 	for k, values := range m {

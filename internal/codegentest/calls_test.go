@@ -245,6 +245,7 @@ func TestSamePackageTypesAndConcurrency(t *testing.T) {
 	if n := failures.Load(); n != 0 {
 		t.Fatalf("%d Add calls failed", n)
 	}
+	//lint:ignore SA1019 the deprecated rpc is exercised on purpose
 	res, err := c.Old(ctx, &multi.AddRequest{Delta: 0})
 	if err != nil {
 		t.Fatal(err)
