@@ -457,7 +457,8 @@ var errInvalidUTF8 = errors.New("proto: string field contains invalid UTF-8")
 //
 // Unknown fields are skipped exactly as gogo's reflection-based decoder (the
 // codec of the established ttrpc envelope) skips them, so that both accept
-// and refuse the same inputs: field numbers are not range-checked, and a
+// and refuse the same inputs: field numbers other than 0 are not
+// range-checked (gogo refuses only 0, and only outside groups), and a
 // group ends at the first unpaired end-group key whatever its number. Wire
 // types 4 (a stray end-group), 6 and 7 are errors.
 func forEachField(b []byte, fn func(num, typ int, v []byte, x uint64) error) error {
@@ -468,6 +469,9 @@ func forEachField(b []byte, fn func(num, typ int, v []byte, x uint64) error) err
 		}
 		b = b[n:]
 		num, typ := int(key>>3), int(key&7)
+		if num == 0 {
+			return wire.ErrFieldNum
+		}
 		var (
 			v []byte
 			x uint64
