@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/containerd/ttrpc/internal/bufpool"
@@ -38,6 +39,19 @@ type Client struct {
 
 	sendq     chan sendItem
 	done      chan struct{} // closed when the client shuts down
+
+	// The write side is owned by whoever holds the token in wtoken: the
+	// sender goroutine, or a caller writing its own frame directly when the
+	// sender is idle (see writeDirect). A direct writer that cannot finish
+	// its frame without blocking passes the rest, and the token with it, to
+	// the sender through handoff.
+	wtoken  chan struct{}
+	handoff chan sendItem
+	raw     syscall.RawConn // nil when conn has no non-blocking fd
+	rawFn   func(fd uintptr) bool
+	rawBuf  []byte // state of the current direct write, owned by the token holder
+	rawN    int
+	rawErr  error
 	closeOnce sync.Once
 
 	mu     sync.Mutex
@@ -70,9 +84,13 @@ func NewClient(conn net.Conn, opts ...ClientOpts) *Client {
 		userCloseWaitCh: make(chan struct{}),
 		sendq:           make(chan sendItem, 128),
 		done:            make(chan struct{}),
+		wtoken:          make(chan struct{}, 1),
+		handoff:         make(chan sendItem, 1),
 		nextID:          1,
 		calls:           make(map[streamID]*call),
 	}
+	c.wtoken <- struct{}{}
+	c.initDirectWrite()
 	for _, o := range opts {
 		o(c)
 	}
@@ -288,7 +306,8 @@ var callPool = sync.Pool{New: func() interface{} {
 // reply frame. The frame belongs to roundTrip from the start.
 func (c *Client) roundTrip(ctx context.Context, frame *[]byte, start int) (*[]byte, error) {
 	cl := callPool.Get().(*call)
-	if err := c.register(cl); err != nil {
+	alone, err := c.register(cl)
+	if err != nil {
 		bufpool.Put(frame)
 		callPool.Put(cl)
 		return nil, err
@@ -296,15 +315,19 @@ func (c *Client) roundTrip(ctx context.Context, frame *[]byte, start int) (*[]by
 	binary.BigEndian.PutUint32((*frame)[start+4:], uint32(cl.id))
 	cl.state.Store(callQueued)
 
-	select {
-	case c.sendq <- sendItem{cl: cl, frame: frame, start: start}:
-	case <-ctx.Done():
-		c.forget(cl)
-		bufpool.Put(frame)
-		return nil, ctx.Err()
-	case <-c.done:
-		bufpool.Put(frame)
-		return nil, ErrClosed
+	// A lone call writes its own frame; concurrent ones go through the
+	// sender, which batches them into one writev.
+	if !alone || !c.writeDirect(cl, frame, start) {
+		select {
+		case c.sendq <- sendItem{cl: cl, frame: frame, start: start}:
+		case <-ctx.Done():
+			c.forget(cl)
+			bufpool.Put(frame)
+			return nil, ctx.Err()
+		case <-c.done:
+			bufpool.Put(frame)
+			return nil, ErrClosed
+		}
 	}
 
 	select {
@@ -328,11 +351,13 @@ func (c *Client) roundTrip(ctx context.Context, frame *[]byte, start int) (*[]by
 	}
 }
 
-func (c *Client) register(cl *call) error {
+// register gives cl a stream id and enters it in the call table. It reports
+// whether cl is the only call in flight.
+func (c *Client) register(cl *call) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return ErrClosed
+		return false, ErrClosed
 	}
 	for {
 		id := c.nextID
@@ -340,7 +365,7 @@ func (c *Client) register(cl *call) error {
 		if _, busy := c.calls[id]; !busy {
 			cl.id = id
 			c.calls[id] = cl
-			return nil
+			return len(c.calls) == 1, nil
 		}
 	}
 }
@@ -351,6 +376,99 @@ func (c *Client) forget(cl *call) {
 		delete(c.calls, cl.id)
 	}
 	c.mu.Unlock()
+}
+
+// initDirectWrite enables writeDirect for the kernel sockets of package net,
+// whose descriptors are non-blocking. Other conns always go through the
+// sender goroutine.
+func (c *Client) initDirectWrite() {
+	var sc syscall.Conn
+	switch conn := c.conn.(type) {
+	case *net.UnixConn:
+		sc = conn
+	case *net.TCPConn:
+		sc = conn
+	default:
+		return
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	c.raw = raw
+	c.rawFn = c.rawWrite
+}
+
+// rawWrite writes c.rawBuf with non-blocking write calls until it is all out
+// or the socket is full. It never waits: returning true stops RawConn.Write
+// from polling for writability.
+func (c *Client) rawWrite(fd uintptr) bool {
+	for c.rawN < len(c.rawBuf) {
+		n, err := syscall.Write(int(fd), c.rawBuf[c.rawN:])
+		if n > 0 {
+			c.rawN += n
+		}
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			if err != syscall.EAGAIN {
+				c.rawErr = err
+			}
+			break
+		}
+		if n <= 0 {
+			break
+		}
+	}
+	return true
+}
+
+// writeDirect writes the request frame from the calling goroutine when no
+// one else is writing, saving the handoff to the sender goroutine. It never
+// blocks: what the socket does not take at once goes to the sender, which
+// completes the frame (so the stream stays in sync) while the caller waits
+// for its reply and stays free to give up. It reports false, having done
+// nothing, when the frame must be queued instead.
+func (c *Client) writeDirect(cl *call, frame *[]byte, start int) bool {
+	if c.raw == nil || len(c.sendq) > 0 {
+		return false
+	}
+	select {
+	case <-c.wtoken:
+	default:
+		return false
+	}
+	cl.state.Store(callSending)
+	c.rawBuf, c.rawN, c.rawErr = (*frame)[start:], 0, nil
+	err := c.raw.Write(c.rawFn)
+	n, werr := c.rawN, c.rawErr
+	c.rawBuf, c.rawErr = nil, nil
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
+		// Part of a frame may be out: the stream is unusable.
+		bufpool.Put(frame)
+		c.wtoken <- struct{}{}
+		c.shutdown()
+		return true
+	}
+	if n == len(*frame)-start {
+		bufpool.Put(frame)
+		c.wtoken <- struct{}{}
+		return true
+	}
+	c.handoff <- sendItem{frame: frame, start: start + n} // cannot block: we hold the token
+	return true
+}
+
+// finishHandoff completes a frame a direct writer could not finish; the
+// sender holds the write token while it does. It reports a write error.
+func (c *Client) finishHandoff(it sendItem) error {
+	_, err := c.conn.Write((*it.frame)[it.start:])
+	bufpool.Put(it.frame)
+	return err
 }
 
 // send owns the write side. It coalesces whatever requests are queued into
@@ -366,6 +484,13 @@ func (c *Client) send() {
 		select {
 		case it := <-c.sendq:
 			items = append(items[:0], it)
+		case it := <-c.handoff:
+			if err := c.finishHandoff(it); err != nil {
+				c.shutdown()
+				return
+			}
+			c.wtoken <- struct{}{}
+			continue
 		case <-c.done:
 			return
 		}
@@ -377,6 +502,18 @@ func (c *Client) send() {
 			default:
 				break gather
 			}
+		}
+		// Take the write side from any direct writer, finishing its frame
+		// first if it handed one over.
+		select {
+		case <-c.wtoken:
+		case it := <-c.handoff:
+			if err := c.finishHandoff(it); err != nil {
+				c.shutdown()
+				return
+			}
+		case <-c.done:
+			return
 		}
 		bufs = backing[:0]
 		for _, it := range items {
@@ -400,6 +537,7 @@ func (c *Client) send() {
 			c.shutdown()
 			return
 		}
+		c.wtoken <- struct{}{}
 	}
 }
 
