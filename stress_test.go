@@ -35,11 +35,19 @@ const (
 
 // stressBlock is the source of every payload: slices of it at random
 // offsets, so that no call allocates its own random data.
-var stressBlock = func() []byte {
-	b := make([]byte, 2*messageLengthMax)
-	rand.New(rand.NewSource(1)).Read(b)
-	return b
-}()
+var stressBlock []byte
+
+var stressBlockOnce sync.Once
+
+// initStressBlock fills stressBlock; it is not done at package init so that
+// test binaries re-executed as helper processes start fast.
+func initStressBlock() {
+	stressBlockOnce.Do(func() {
+		b := make([]byte, 2*messageLengthMax)
+		rand.New(rand.NewSource(1)).Read(b)
+		stressBlock = b
+	})
+}
 
 func stressDo(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
 	var v types.BytesValue
@@ -86,6 +94,7 @@ func wireSizeVarint(n int) int {
 // maxStressValue is the largest BytesValue payload whose request (with a
 // deadline) and reply frames both fit the 4 MiB limit.
 func maxStressValue() int {
+	initStressBlock()
 	for n := messageLengthMax; n > 0; n-- {
 		v := stressBlock[:bytesValueSize(n)]
 		req := &Request{Service: relService, Method: "Do", Payload: v, TimeoutNano: 1 << 62}
@@ -131,6 +140,7 @@ func (s *stressStats) String() string {
 // stressCall makes one random call and checks its outcome against what it
 // deserves. It returns a description of a wrong outcome, or "".
 func stressCall(c *Client, rng *rand.Rand, maxValue int, st *stressStats) string {
+	initStressBlock()
 	op := rng.Intn(opCount)
 	var size int
 	switch r := rng.Intn(100); {
@@ -409,6 +419,7 @@ func TestStressSizeBoundaries(t *testing.T) {
 // minOversizeValue is the smallest BytesValue payload whose request (with
 // no deadline) is over the frame limit.
 func minOversizeValue() int {
+	initStressBlock()
 	for n := messageLengthMax - 64; ; n++ {
 		v := stressBlock[:bytesValueSize(n)]
 		if (&Request{Service: relService, Method: "Do", Payload: v}).Size() > messageLengthMax {
