@@ -248,28 +248,37 @@ func (c *Conn) stall(read bool) error {
 		released := c.released
 		c.mu.Unlock()
 
-		var timeout <-chan time.Time
+		var (
+			timeout <-chan time.Time
+			timer   *time.Timer
+		)
 		if !dl.IsZero() {
 			d := time.Until(dl)
 			if d <= 0 {
 				return os.ErrDeadlineExceeded
 			}
-			t := time.NewTimer(d)
-			defer t.Stop()
-			timeout = t.C
+			timer = time.NewTimer(d)
+			timeout = timer.C
 		}
+		var err error
+		again := false
 		select {
 		case <-released:
 			c.mu.Lock()
-			closed := c.closed
-			c.mu.Unlock()
-			if closed {
-				return net.ErrClosed
+			if c.closed {
+				err = net.ErrClosed
 			}
-			return nil
+			c.mu.Unlock()
 		case <-changed:
+			again = true
 		case <-timeout:
-			return os.ErrDeadlineExceeded
+			err = os.ErrDeadlineExceeded
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if !again {
+			return err
 		}
 	}
 }
