@@ -235,3 +235,36 @@ func TestMemoryOneCall(t *testing.T) {
 		t.Errorf("one in-flight 4 MiB call holds %d KiB", held>>10)
 	}
 }
+
+// TestMemoryIdleConnection measures an idle connection, both ends, after
+// one small call: buffered reader and writer state, goroutines and their
+// stacks.
+func TestMemoryIdleConnection(t *testing.T) {
+	relCheckLeaks(t)
+	l := faultconn.NewPipeListener()
+	s := relServe(t, l, map[string]Method{"Echo": relEcho})
+	const conns = 64
+	heap0, stack0 := liveMemory()
+	clients := make([]*Client, conns)
+	for i := range clients {
+		conn, err := l.Dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = NewClient(conn)
+		if _, err := relCall(clients[i], []byte("x"), 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	heap1, stack1 := liveMemory()
+	dh, ds := int64(heap1)-int64(heap0), int64(stack1)-int64(stack0)
+	t.Logf("idle connection after one call, client and server ends: heap %d KiB + stacks %d KiB = %d KiB",
+		dh/conns>>10, ds/conns>>10, (dh+ds)/conns>>10)
+	if (dh+ds)/conns > 128<<10 {
+		t.Errorf("an idle connection costs %d KiB", (dh+ds)/conns>>10)
+	}
+	for _, c := range clients {
+		c.Close()
+	}
+	relWaitConns(t, s, 0, 10*time.Second)
+}
