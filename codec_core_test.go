@@ -127,7 +127,50 @@ func TestCrossWorldCall(t *testing.T) {
 // and the stream is in sync.
 func TestCallReturnsWhileWriteBlocked(t *testing.T) {
 	checkLeaks(t)
-	cconn, sconn := net.Pipe() // unbuffered: every write waits for a read
+	for _, transport := range []string{"pipe", "unix"} {
+		t.Run(transport, func(t *testing.T) {
+			var cconn, sconn net.Conn
+			if transport == "pipe" {
+				cconn, sconn = net.Pipe() // unbuffered: every write waits for a read
+			} else {
+				// A real socket: a 1 MiB frame overflows its buffer, so a
+				// direct write from the caller is cut short and handed on.
+				cconn, sconn = unixPair(t)
+			}
+			callWhileWriteBlocked(t, cconn, sconn)
+		})
+	}
+}
+
+// unixPair returns both ends of a connected unix socket.
+func unixPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	l, err := net.Listen("unix", t.TempDir()+"/pair.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	cconn, err := net.Dial("unix", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sconn, ok := <-accepted
+	if !ok {
+		t.Fatal("accept failed")
+	}
+	return cconn, sconn
+}
+
+func callWhileWriteBlocked(t *testing.T, cconn, sconn net.Conn) {
 	defer sconn.Close()
 	c := NewClient(cconn)
 	defer c.Close()
