@@ -11,5 +11,5 @@ FUZZTIME=${FUZZTIME:-20s}
 targets=$(go test -list '^Fuzz' . | grep '^Fuzz')
 for t in $targets; do
 	echo "== $t ($FUZZTIME)"
-	go test -run '^$' -fuzz "^${t}\$" -fuzztime "$FUZZTIME" .
+	go test -run '^$' -fuzz "^${t}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 5s .
 done
