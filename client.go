@@ -37,21 +37,21 @@ type Client struct {
 	userCloseFunc   func()
 	userCloseWaitCh chan struct{}
 
-	sendq     chan sendItem
-	done      chan struct{} // closed when the client shuts down
+	sendq chan sendItem
+	done  chan struct{} // closed when the client shuts down
 
 	// The write side is owned by whoever holds the token in wtoken: the
 	// sender goroutine, or a caller writing its own frame directly when the
 	// sender is idle (see writeDirect). A direct writer that cannot finish
 	// its frame without blocking passes the rest, and the token with it, to
 	// the sender through handoff.
-	wtoken  chan struct{}
-	handoff chan sendItem
-	raw     syscall.RawConn // nil when conn has no non-blocking fd
-	rawFn   func(fd uintptr) bool
-	rawBuf  []byte // state of the current direct write, owned by the token holder
-	rawN    int
-	rawErr  error
+	wtoken    chan struct{}
+	handoff   chan sendItem
+	raw       syscall.RawConn // nil when conn has no non-blocking fd
+	rawFn     func(fd uintptr) bool
+	rawBuf    []byte // state of the current direct write, owned by the token holder
+	rawN      int
+	rawErr    error
 	closeOnce sync.Once
 
 	mu     sync.Mutex
