@@ -106,6 +106,19 @@ func maxStressValue() int {
 	return 0
 }
 
+var maxReply = sync.OnceValue(func() int {
+	initStressBlock()
+	for n := messageLengthMax; ; n-- {
+		if (&Response{Payload: stressBlock[:bytesValueSize(n)]}).Size() <= messageLengthMax {
+			return n
+		}
+	}
+})
+
+// maxReplyValue is the largest BytesValue payload whose reply frame fits the
+// limit; requests carry more envelope, so it is larger than maxStressValue.
+func maxReplyValue() int { return maxReply() }
+
 // stressStats are the totals a stress run reports.
 type stressStats struct {
 	calls, bytes atomic.Int64
@@ -179,7 +192,7 @@ func stressCall(c *Client, rng *rand.Rand, maxValue int, st *stressStats) string
 		case r < 19:
 			param = uint32(maxValue)
 		default:
-			param = uint32(maxValue + 1 + rng.Intn(1000)) // too big to send back
+			param = uint32(maxReplyValue() + 1 + rng.Intn(1000)) // too big to send back
 			wantCode = codes.ResourceExhausted
 		}
 		want = stressBlock[:param]
@@ -408,6 +421,19 @@ func TestStressSizeBoundaries(t *testing.T) {
 			err = c.Call(context.Background(), relService, "Do", &types.BytesValue{Value: stressBlock[:minOversizeValue()]}, &types.BytesValue{})
 			if status.Code(err) != codes.ResourceExhausted {
 				t.Fatalf("request one byte over: %v, want RESOURCE_EXHAUSTED", err)
+			}
+			// Replies: the largest that fits arrives whole, one byte more
+			// fails that call with RESOURCE_EXHAUSTED from the server.
+			for _, n := range []int{maxReplyValue(), maxReplyValue() + 1} {
+				v := []byte{opLarge, 0, 0, 0, 0}
+				binary.BigEndian.PutUint32(v[1:], uint32(n))
+				got, err := relCallDo(c, v)
+				if n == maxReplyValue() && (err != nil || !bytes.Equal(got, stressBlock[:n])) {
+					t.Fatalf("largest reply (%d bytes): %d bytes, %v", n, len(got), err)
+				}
+				if n > maxReplyValue() && status.Code(err) != codes.ResourceExhausted {
+					t.Fatalf("reply one byte over: %v, want RESOURCE_EXHAUSTED", err)
+				}
 			}
 			if got, err := relCallDo(c, []byte{opEcho, 0, 0, 0, 0, 'k'}); err != nil || string(got) != "\x00\x00\x00\x00\x00k" {
 				t.Fatalf("connection after an oversized request: %q, %v", got, err)
