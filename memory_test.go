@@ -3,6 +3,7 @@ package ttrpc
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"runtime"
 	"sync"
@@ -109,65 +110,76 @@ func TestMemoryGrowthFollowsData(t *testing.T) {
 }
 
 // TestMemoryBurstReturnsToBaseline: after a burst of large messages on many
-// connections the pooled buffers do not pin the heap, whether the
-// connections are closed or left open and idle.
+// connections (concurrent calls, then one lone call per connection) the
+// pooled buffers do not pin the heap, whether the connections are closed or
+// left open and idle.
 func TestMemoryBurstReturnsToBaseline(t *testing.T) {
-	relCheckLeaks(t)
-	l, path := relUnixListener(t)
-	s := relServe(t, l, map[string]Method{"Echo": relEcho})
-	payload := bytes.Repeat([]byte{'m'}, 3<<20)
-	heap0, _ := liveMemory()
+	for _, tr := range stressTransports {
+		tr := tr
+		t.Run(tr.name, func(t *testing.T) {
+			relCheckLeaks(t)
+			l, dial := tr.listen(t)
+			s := relServe(t, l, map[string]Method{"Echo": relEcho})
+			payload := bytes.Repeat([]byte{'m'}, 3<<20)
+			heap0, _ := liveMemory()
 
-	const conns, perConn = 4, 4
-	clients := make([]*Client, conns)
-	for i := range clients {
-		conn, err := net.Dial("unix", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients[i] = NewClient(conn)
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, conns*perConn)
-	for _, c := range clients {
-		for j := 0; j < perConn; j++ {
-			wg.Add(1)
-			go func(c *Client) {
-				defer wg.Done()
-				got, err := relCall(c, payload, 30*time.Second)
-				if err == nil && !bytes.Equal(got, payload) {
-					err = context.Canceled // any non-nil marker; reported below
+			const conns, perConn = 4, 4
+			clients := make([]*Client, conns)
+			for i := range clients {
+				conn, err := dial()
+				if err != nil {
+					t.Fatal(err)
 				}
-				errs <- err
-			}(c)
-		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatalf("burst call: %v", err)
-		}
-	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	peak := ms.HeapAlloc
+				clients[i] = NewClient(conn)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, conns*perConn)
+			for _, c := range clients {
+				for j := 0; j < perConn; j++ {
+					wg.Add(1)
+					go func(c *Client) {
+						defer wg.Done()
+						got, err := relCall(c, payload, 30*time.Second)
+						if err == nil && !bytes.Equal(got, payload) {
+							err = errors.New("wrong echo")
+						}
+						errs <- err
+					}(c)
+				}
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatalf("burst call: %v", err)
+				}
+			}
+			for _, c := range clients {
+				if got, err := relCall(c, payload, 30*time.Second); err != nil || !bytes.Equal(got, payload) {
+					t.Fatalf("lone call: %v", err)
+				}
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			peak := ms.HeapAlloc
 
-	heapIdle, _ := liveMemory()
-	for _, c := range clients {
-		c.Close()
+			heapIdle, _ := liveMemory()
+			for _, c := range clients {
+				c.Close()
+			}
+			relWaitConns(t, s, 0, 10*time.Second)
+			heapClosed, _ := liveMemory()
+			t.Logf("%s: burst of %d x 3 MiB echoes: heap before %d KiB, at the end of the burst %d KiB (garbage included), idle connections open %d KiB, closed %d KiB",
+				tr.name, conns*(perConn+1), heap0>>10, peak>>10, heapIdle>>10, heapClosed>>10)
+			if int64(heapIdle)-int64(heap0) > 2<<20 {
+				t.Errorf("idle connections pin %d KiB after the burst", (int64(heapIdle)-int64(heap0))>>10)
+			}
+			if int64(heapClosed)-int64(heap0) > 1<<20 {
+				t.Errorf("closed connections leave %d KiB after the burst", (int64(heapClosed)-int64(heap0))>>10)
+			}
+			runtime.KeepAlive(payload)
+		})
 	}
-	relWaitConns(t, s, 0, 10*time.Second)
-	heapClosed, _ := liveMemory()
-	t.Logf("burst of %d x 3 MiB echoes: heap before %d KiB, at the end of the burst %d KiB (garbage included), idle connections open %d KiB, closed %d KiB",
-		conns*perConn, heap0>>10, peak>>10, heapIdle>>10, heapClosed>>10)
-	if int64(heapIdle)-int64(heap0) > 2<<20 {
-		t.Errorf("idle connections pin %d KiB after the burst", (int64(heapIdle)-int64(heap0))>>10)
-	}
-	if int64(heapClosed)-int64(heap0) > 1<<20 {
-		t.Errorf("closed connections leave %d KiB after the burst", (int64(heapClosed)-int64(heap0))>>10)
-	}
-	runtime.KeepAlive(payload)
 }
 
 // TestMemoryOneCall measures one in-flight call of the largest payload: the
