@@ -522,13 +522,18 @@ func (c *Client) send() {
 			}
 		}
 		var err error
-		switch len(bufs) {
+		nb := len(bufs)
+		switch nb {
 		case 0:
 		case 1:
 			_, err = c.conn.Write(bufs[0])
 		default:
 			_, err = bufs.WriteTo(c.conn)
 		}
+		// Drop the references to the frames, which go back to the pool:
+		// kept here they would pin up to maxBatch large buffers for as long
+		// as the client lives.
+		clear(backing[:nb])
 		for i := range items {
 			bufpool.Put(items[i].frame)
 			items[i] = sendItem{}
