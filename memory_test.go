@@ -163,6 +163,7 @@ func TestMemoryBurstReturnsToBaseline(t *testing.T) {
 			runtime.ReadMemStats(&ms)
 			peak := ms.HeapAlloc
 
+			relWaitIdle(t, s, 10*time.Second)
 			heapIdle, _ := liveMemory()
 			for _, c := range clients {
 				c.Close()
@@ -190,7 +191,7 @@ func TestMemoryOneCall(t *testing.T) {
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	l, path := relUnixListener(t)
-	relServe(t, l, map[string]Method{
+	s := relServe(t, l, map[string]Method{
 		"Echo": relEcho,
 		"Hold": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
 			var v types.BytesValue
@@ -227,6 +228,7 @@ func TestMemoryOneCall(t *testing.T) {
 	alloc := after.TotalAlloc - before.TotalAlloc
 	got = nil
 
+	relWaitIdle(t, s, 10*time.Second)
 	heap0, _ := liveMemory()
 	done := make(chan error, 1)
 	go func() {
@@ -268,6 +270,7 @@ func TestMemoryIdleConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	relWaitIdle(t, s, 10*time.Second)
 	heap1, stack1 := liveMemory()
 	dh, ds := int64(heap1)-int64(heap0), int64(stack1)-int64(stack0)
 	t.Logf("idle connection after one call, client and server ends: heap %d KiB + stacks %d KiB = %d KiB",

@@ -110,3 +110,27 @@ func relWaitConns(t testing.TB, s *Server, n int, bound time.Duration) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// relWaitIdle waits until no connection of s has a request in flight, so
+// that every handler has written its reply and returned its buffers.
+func relWaitIdle(t testing.TB, s *Server, bound time.Duration) {
+	t.Helper()
+	busy := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		n := 0
+		for c := range s.conns {
+			c.mu.Lock()
+			n += c.active
+			c.mu.Unlock()
+		}
+		return n
+	}
+	deadline := time.Now().Add(bound)
+	for busy() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("server still has %d requests in flight after %v", busy(), bound)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
