@@ -556,3 +556,22 @@ func TestNilResponse(t *testing.T) {
 		t.Fatal("decoding into a nil pointer succeeded")
 	}
 }
+
+// TestInvalidUTF8Refused: names and metadata that protobuf requires to be
+// UTF-8 are refused by the client before anything is sent.
+func TestInvalidUTF8Refused(t *testing.T) {
+	checkLeaks(t)
+	_, path := startServer(t, map[string]Method{"Echo": echoMethod})
+	plain := dial(t, path)
+	intercepted := dial(t, path, WithUnaryClientInterceptor(func(ctx context.Context, req *Request, resp *Response, _ *UnaryClientInfo, inv Invoker) error {
+		return inv(ctx, req, resp)
+	}))
+	for _, c := range []*Client{plain, intercepted} {
+		err := c.Call(testCtx(t), testService+"\xff", "Echo", &types.BytesValue{}, &types.BytesValue{})
+		assertCode(t, err, codes.InvalidArgument, "")
+		ctx := WithMetadata(testCtx(t), MD{"k": {"\xfe"}})
+		err = c.Call(ctx, testService, "Echo", &types.BytesValue{}, &types.BytesValue{})
+		assertCode(t, err, codes.InvalidArgument, "")
+		echo(t, c, []byte("still fine"))
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/containerd/ttrpc/internal/bufpool"
 	"github.com/containerd/ttrpc/internal/wire"
@@ -134,6 +135,9 @@ func (c *Client) call(ctx context.Context, service, method string, req, resp int
 		return err
 	}
 	md, _ := GetMetadata(ctx)
+	if err := checkUTF8(service, method, md, nil); err != nil {
+		return err
+	}
 	frame, start, err := encodeRequestFrame(service, method, req, timeoutNano(ctx), md)
 	if err != nil {
 		return err
@@ -155,6 +159,9 @@ func (c *Client) dispatch(ctx context.Context, req *Request, resp *Response) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := checkUTF8(req.Service, req.Method, nil, req.Metadata); err != nil {
+		return err
+	}
 	frame := newFrame(req.Size())
 	*frame = req.appendTo(*frame)
 	if err := finishFrame(*frame, 0, messageTypeRequest, 0); err != nil {
@@ -168,6 +175,27 @@ func (c *Client) dispatch(ctx context.Context, req *Request, resp *Response) err
 	defer bufpool.Put(p)
 	if err := resp.Unmarshal(*p); err != nil {
 		return status.Errorf(codes.Internal, "ttrpc: invalid response: %v", err)
+	}
+	return nil
+}
+
+// checkUTF8 refuses strings that protobuf requires to be UTF-8 but are not:
+// a server would reject the request as invalid, so fail before sending.
+func checkUTF8(service, method string, md MD, kvs []*KeyValue) error {
+	if !utf8.ValidString(service) || !utf8.ValidString(method) {
+		return status.Errorf(codes.InvalidArgument, "ttrpc: service and method names must be valid UTF-8: %q, %q", service, method)
+	}
+	for k, values := range md {
+		for _, v := range values {
+			if !utf8.ValidString(k) || !utf8.ValidString(v) {
+				return status.Errorf(codes.InvalidArgument, "ttrpc: metadata must be valid UTF-8: %q: %q", k, v)
+			}
+		}
+	}
+	for _, kv := range kvs {
+		if !utf8.ValidString(kv.Key) || !utf8.ValidString(kv.Value) {
+			return status.Errorf(codes.InvalidArgument, "ttrpc: metadata must be valid UTF-8: %q: %q", kv.Key, kv.Value)
+		}
 	}
 	return nil
 }
