@@ -130,8 +130,7 @@ func (s *Server) handleConn(ctx context.Context, raw net.Conn) {
 		raw.Close()
 		return
 	}
-	sc.run()
-	s.removeConn(sc)
+	sc.serve()
 }
 
 // handshake runs the handshaker, bounded by the handshake timeout if one is
@@ -277,10 +276,10 @@ func (s *Server) removeConn(sc *serverConn) {
 	s.mu.Unlock()
 }
 
-// serverConn is one served connection. Its reader goroutine (run) owns the
-// read side and the connection's lifetime; handler goroutines share the write
-// side under writeMu. mu guards the in-flight accounting that decides when a
-// shutting-down connection may close.
+// serverConn is one served connection. One goroutine at a time owns the read
+// side (see serve); the one that finds reading over owns the connection's
+// end. Handlers share the write side under writeMu. mu guards the in-flight
+// accounting that decides when a shutting-down connection may close.
 type serverConn struct {
 	server *Server
 	conn   net.Conn
@@ -297,6 +296,12 @@ type serverConn struct {
 	readerDone   bool
 	closed       bool
 	done         chan struct{} // closed once the connection is closed
+
+	// A goroutine that has replied may park to become the next reader:
+	// it puts a token in parked and waits on wake. Whoever takes the token
+	// must send on wake.
+	parked chan struct{}
+	wake   chan struct{}
 }
 
 func newServerConn(ctx context.Context, s *Server, conn net.Conn) *serverConn {
@@ -308,12 +313,22 @@ func newServerConn(ctx context.Context, s *Server, conn net.Conn) *serverConn {
 		cancel: cancel,
 		reader: newFrameReader(conn),
 		done:   make(chan struct{}),
+		parked: make(chan struct{}, 1),
+		wake:   make(chan struct{}, 1),
 	}
 }
 
-// run reads frames until the connection fails or is told to stop, then waits
-// for in-flight requests before closing the connection.
-func (c *serverConn) run() {
+// serve is run by every goroutine of the connection. The goroutine holding
+// the read side reads frames; when one is a request to run, it first hands
+// the read side on (to the parked goroutine, or a new one) and then runs the
+// request itself, so the handler starts without a scheduler hop while reading
+// goes on. Having replied, it parks to be a later reader, or exits if another
+// goroutine is parked already: a connection keeps at most one spare, whose
+// grown stack spares the next request a stack copy.
+//
+// The goroutine that finds reading over waits for in-flight requests and
+// closes the connection.
+func (c *serverConn) serve() {
 	for {
 		h, p, err := c.reader.read()
 		if err != nil {
@@ -331,7 +346,13 @@ func (c *serverConn) run() {
 			bufpool.Put(p)
 			continue
 		}
-		c.dispatch(h.StreamID, p)
+		if r, m, ok := c.dispatch(h.StreamID, p); ok {
+			c.passReadSide()
+			c.handle(h.StreamID, p, r, m)
+			if !c.park() {
+				return
+			}
+		}
 	}
 
 	c.mu.Lock()
@@ -347,6 +368,41 @@ func (c *serverConn) run() {
 		c.close()
 	}
 	<-c.done
+	c.server.removeConn(c)
+}
+
+// passReadSide gives the read side to the parked goroutine, or to a new one.
+func (c *serverConn) passReadSide() {
+	select {
+	case <-c.parked:
+		c.wake <- struct{}{} // cannot block: only the token holder sends
+	default:
+		go c.serve()
+	}
+}
+
+// park waits to be handed the read side. It reports false, and the
+// goroutine should exit, if another goroutine is parked already or the
+// connection is closed.
+func (c *serverConn) park() bool {
+	select {
+	case c.parked <- struct{}{}:
+	default:
+		return false
+	}
+	select {
+	case <-c.wake:
+		return true
+	case <-c.done:
+		// Take the token back; if someone took it first, a wake is on its
+		// way and the read side is ours (reading will fail and end it).
+		select {
+		case <-c.parked:
+			return false
+		case <-c.wake:
+			return true
+		}
+	}
 }
 
 func (c *serverConn) shuttingDownNow() bool {
@@ -393,17 +449,17 @@ func (r *rawRequest) decode(b []byte) error {
 	})
 }
 
-// dispatch validates one request frame and hands it to a goroutine. The
-// reader never writes: even refusals are written by the spawned goroutine,
-// so a peer that does not read cannot stall our reading.
-func (c *serverConn) dispatch(id streamID, p *[]byte) {
+// dispatch validates one request frame. A request to run is returned (ok)
+// for the caller to run after handing on the read side; refusals are written
+// by a spawned goroutine. Either way the reader never writes, so a peer that
+// does not read cannot stall our reading.
+func (c *serverConn) dispatch(id streamID, p *[]byte) (r rawRequest, m Method, ok bool) {
 	shutting := c.begin()
 	if id%2 == 0 {
 		bufpool.Put(p)
 		go c.replyStatus(id, status.New(codes.InvalidArgument, "StreamID must be odd for client initiated streams"))
 		return
 	}
-	var r rawRequest
 	if err := r.decode(*p); err != nil {
 		bufpool.Put(p)
 		go c.replyStatus(id, status.New(codes.InvalidArgument, "ttrpc: invalid request: "+err.Error()))
@@ -420,7 +476,7 @@ func (c *serverConn) dispatch(id streamID, p *[]byte) {
 		go c.replyStatus(id, st)
 		return
 	}
-	go c.handle(id, p, r, m)
+	return r, m, true
 }
 
 // begin counts a request in flight and reports whether Shutdown has begun.
