@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/ttrpc/internal/faultconn"
 	"github.com/gogo/protobuf/types"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -129,10 +130,13 @@ func pipeClient(t *testing.T, methods map[string]Method, opts ...ServerOpt) *Cli
 		t.Fatal(err)
 	}
 	s.Register(testService, methods)
-	cconn, sconn := net.Pipe()
-	l := newOneConnListener(sconn)
+	l := faultconn.NewPipeListener()
 	done := make(chan struct{})
 	go func() { defer close(done); s.Serve(context.Background(), l) }()
+	cconn, err := l.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := NewClient(cconn)
 	t.Cleanup(func() {
 		c.Close()
@@ -141,40 +145,6 @@ func pipeClient(t *testing.T, methods map[string]Method, opts ...ServerOpt) *Cli
 	})
 	return c
 }
-
-// oneConnListener hands out one connection, then blocks until closed.
-type oneConnListener struct {
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func newOneConnListener(c net.Conn) *oneConnListener {
-	l := &oneConnListener{conns: make(chan net.Conn, 1), done: make(chan struct{})}
-	l.conns <- c
-	return l
-}
-
-func (l *oneConnListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *oneConnListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *oneConnListener) Addr() net.Addr { return corePipeAddr{} }
-
-type corePipeAddr struct{}
-
-func (corePipeAddr) Network() string { return "pipe" }
-func (corePipeAddr) String() string  { return "pipe" }
 
 // TestOversizedRequest is refused by the client before it touches the
 // connection; the connection keeps working.
