@@ -1,0 +1,404 @@
+package ttrpc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/containerd/ttrpc/internal/bufpool"
+	"github.com/containerd/ttrpc/internal/wire"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// serverConn is one served connection. One goroutine at a time owns the read
+// side (see serve); the one that finds reading over owns the connection's
+// end. Handlers share the write side under writeMu. mu guards the in-flight
+// accounting that decides when a shutting-down connection may close.
+type serverConn struct {
+	server *Server
+	conn   net.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+	reader *frameReader
+
+	writeMu  sync.Mutex
+	writeErr error
+
+	mu           sync.Mutex
+	active       int  // requests read whose reply is not yet written
+	shuttingDown bool // Shutdown began: run no more requests
+	readerDone   bool
+	closed       bool
+	done         chan struct{} // closed once the connection is closed
+
+	// A goroutine that has replied may park to become the next reader:
+	// it puts a token in parked and waits on wake. Whoever takes the token
+	// must send on wake.
+	parked chan struct{}
+	wake   chan struct{}
+}
+
+func newServerConn(ctx context.Context, s *Server, conn net.Conn) *serverConn {
+	ctx, cancel := context.WithCancel(ctx)
+	return &serverConn{
+		server: s,
+		conn:   conn,
+		ctx:    ctx,
+		cancel: cancel,
+		reader: newFrameReader(conn),
+		done:   make(chan struct{}),
+		parked: make(chan struct{}, 1),
+		wake:   make(chan struct{}, 1),
+	}
+}
+
+// serve is run by every goroutine of the connection. The goroutine holding
+// the read side reads frames; when one is a request to run, it first hands
+// the read side on (to the parked goroutine, or a new one) and then runs the
+// request itself, so the handler starts without a scheduler hop while reading
+// goes on. Having replied, it parks to be a later reader, or exits if another
+// goroutine is parked already: a connection keeps at most one spare, whose
+// grown stack spares the next request a stack copy.
+//
+// The goroutine that finds reading over waits for in-flight requests and
+// closes the connection.
+func (c *serverConn) serve() {
+	for {
+		h, p, err := c.reader.read()
+		if err != nil {
+			var tooLarge *frameTooLargeError
+			if errors.As(err, &tooLarge) {
+				c.begin()
+				go c.replyStatus(h.StreamID, tooLarge.GRPCStatus())
+				continue
+			}
+			break
+		}
+		if h.Type != messageTypeRequest {
+			// Data frames and unknown types have no stream to go to in a
+			// unary server; drop them and keep the connection.
+			bufpool.Put(p)
+			continue
+		}
+		if r, m, ok := c.dispatch(h.StreamID, p); ok {
+			c.passReadSide()
+			c.handle(h.StreamID, p, r, m)
+			if !c.park() {
+				return
+			}
+		}
+	}
+
+	c.mu.Lock()
+	c.readerDone = true
+	idle := c.active == 0
+	c.mu.Unlock()
+	if !c.shuttingDownNow() {
+		// The peer is gone or the stream is broken: nobody will read
+		// replies, so tell the handlers to stop.
+		c.cancel()
+	}
+	if idle {
+		c.close()
+	}
+	<-c.done
+	c.server.removeConn(c)
+}
+
+// passReadSide gives the read side to the parked goroutine, or to a new one.
+func (c *serverConn) passReadSide() {
+	select {
+	case <-c.parked:
+		c.wake <- struct{}{} // cannot block: only the token holder sends
+	default:
+		go c.serve()
+	}
+}
+
+// park waits to be handed the read side. It reports false, and the
+// goroutine should exit, if another goroutine is parked already or the
+// connection is closed.
+func (c *serverConn) park() bool {
+	select {
+	case c.parked <- struct{}{}:
+	default:
+		return false
+	}
+	select {
+	case <-c.wake:
+		return true
+	case <-c.done:
+		// Take the token back; if someone took it first, a wake is on its
+		// way and the read side is ours (reading will fail and end it).
+		select {
+		case <-c.parked:
+			return false
+		case <-c.wake:
+			return true
+		}
+	}
+}
+
+func (c *serverConn) shuttingDownNow() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.shuttingDown
+}
+
+// rawRequest is a decoded request whose byte fields alias the frame buffer.
+type rawRequest struct {
+	service, method, payload []byte
+	timeout                  int64
+	md                       MD
+}
+
+func (r *rawRequest) decode(b []byte) error {
+	return forEachField(b, func(num, typ int, v []byte, x uint64) error {
+		switch {
+		case num == 1 && typ == wire.TypeBytes:
+			if !utf8.Valid(v) {
+				return errInvalidUTF8
+			}
+			r.service = v
+		case num == 2 && typ == wire.TypeBytes:
+			if !utf8.Valid(v) {
+				return errInvalidUTF8
+			}
+			r.method = v
+		case num == 3 && typ == wire.TypeBytes:
+			r.payload = v
+		case num == 4 && typ == wire.TypeVarint:
+			r.timeout = int64(x)
+		case num == 5 && typ == wire.TypeBytes:
+			var kv KeyValue
+			if err := kv.decode(v); err != nil {
+				return err
+			}
+			if r.md == nil {
+				r.md = MD{}
+			}
+			r.md.Append(kv.Key, kv.Value)
+		}
+		return nil
+	})
+}
+
+// dispatch validates one request frame. A request to run is returned (ok)
+// for the caller to run after handing on the read side; refusals are written
+// by a spawned goroutine. Either way the reader never writes, so a peer that
+// does not read cannot stall our reading.
+func (c *serverConn) dispatch(id streamID, p *[]byte) (r rawRequest, m Method, ok bool) {
+	shutting := c.begin()
+	if id%2 == 0 {
+		bufpool.Put(p)
+		go c.replyStatus(id, status.New(codes.InvalidArgument, "StreamID must be odd for client initiated streams"))
+		return
+	}
+	if err := r.decode(*p); err != nil {
+		bufpool.Put(p)
+		go c.replyStatus(id, status.New(codes.InvalidArgument, "ttrpc: invalid request: "+err.Error()))
+		return
+	}
+	if shutting {
+		bufpool.Put(p)
+		go c.replyStatus(id, status.New(codes.Unavailable, "ttrpc: server shutting down"))
+		return
+	}
+	m, st := c.server.services.lookup(r.service, r.method)
+	if st != nil {
+		bufpool.Put(p)
+		go c.replyStatus(id, st)
+		return
+	}
+	return r, m, true
+}
+
+// begin counts a request in flight and reports whether Shutdown has begun.
+func (c *serverConn) begin() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.active++
+	return c.shuttingDown
+}
+
+// end counts a reply written (or found unwritable). The last one out of a
+// shutting-down or finished connection closes it.
+func (c *serverConn) end() {
+	c.mu.Lock()
+	c.active--
+	idle := c.active == 0
+	wake := idle && c.shuttingDown && !c.readerDone
+	closeNow := idle && c.readerDone
+	c.mu.Unlock()
+	if wake {
+		c.wakeReader()
+	}
+	if closeNow {
+		c.close()
+	}
+}
+
+// beginShutdown stops new requests from running. An idle connection's reader
+// is woken so that it stops and closes the connection; a busy one keeps
+// reading (answering UNAVAILABLE) until its last reply is out.
+func (c *serverConn) beginShutdown() {
+	c.mu.Lock()
+	c.shuttingDown = true
+	wake := c.active == 0 && !c.readerDone
+	c.mu.Unlock()
+	if wake {
+		c.wakeReader()
+	}
+}
+
+// wakeReader makes the blocked read return so that run can finish. A frame
+// already read is still handled; one arriving later is not read at all.
+func (c *serverConn) wakeReader() {
+	if err := c.conn.SetReadDeadline(time.Now()); err != nil {
+		c.close()
+	}
+}
+
+func (c *serverConn) close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	c.conn.Close()
+	close(c.done)
+}
+
+// handle runs one request and writes its reply.
+func (c *serverConn) handle(id streamID, p *[]byte, r rawRequest, m Method) {
+	resp, err := c.call(&r, m)
+	bufpool.Put(p) // the payload aliased it; the handler is done decoding
+	if err != nil {
+		c.replyStatus(id, convertStatus(err))
+		return
+	}
+	c.replyMessage(id, resp)
+}
+
+func (c *serverConn) call(r *rawRequest, m Method) (interface{}, error) {
+	ctx := c.ctx
+	if r.md != nil {
+		ctx = WithMetadata(ctx, r.md)
+	}
+	if r.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(r.timeout))
+		defer cancel()
+	}
+	payload := r.payload
+	unmarshal := func(v interface{}) error {
+		if err := (codec{}).Unmarshal(payload, v); err != nil {
+			return status.Errorf(codes.InvalidArgument, "ttrpc: decoding request: %v", err)
+		}
+		return nil
+	}
+	resp, err := c.invoke(ctx, r, unmarshal, m)
+	if err == nil && resp == nil {
+		return nil, status.Errorf(codes.Internal, "ttrpc: method /%s/%s returned neither a response nor an error", r.service, r.method)
+	}
+	return resp, err
+}
+
+func (c *serverConn) invoke(ctx context.Context, r *rawRequest, unmarshal Unmarshaler, m Method) (interface{}, error) {
+	i := c.server.config.interceptor
+	if i == nil {
+		return m(ctx, unmarshal)
+	}
+	info := &UnaryServerInfo{FullMethod: fullMethod(string(r.service), string(r.method))}
+	return i(ctx, unmarshal, info, m)
+}
+
+// Response frames are built in place: the payload is marshaled after room for
+// the header and the payload field's key and length, which are then written
+// just in front of it, so the payload is never copied.
+const responsePrefix = messageHeaderLength + 1 + 5
+
+func (c *serverConn) replyMessage(id streamID, resp interface{}) {
+	p := bufpool.Get(responsePrefix + 512)
+	*p = (*p)[:responsePrefix]
+	p, err := codec{}.marshalInto(p, resp)
+	if err != nil {
+		bufpool.Put(p)
+		c.replyStatus(id, status.Newf(codes.Internal, "ttrpc: encoding response: %v", err))
+		return
+	}
+	b := *p
+	n := len(b) - responsePrefix
+	if n > 0 && wire.SizeBytes(n) > messageLengthMax {
+		// Too big to send: the caller gets RESOURCE_EXHAUSTED instead, and
+		// the connection and other calls carry on.
+		bufpool.Put(p)
+		c.replyStatus(id, (&frameTooLargeError{size: wire.SizeBytes(n)}).GRPCStatus())
+		return
+	}
+	start := responsePrefix
+	if n > 0 {
+		l := wire.SizeVarint(uint64(n))
+		start -= 1 + l
+		b[start] = 2<<3 | wire.TypeBytes
+		wire.AppendVarint(b[start+1:start+1], uint64(n))
+	}
+	start -= messageHeaderLength
+	putHeader(b[start:], messageHeader{
+		Length:   uint32(len(b) - start - messageHeaderLength),
+		StreamID: id,
+		Type:     messageTypeResponse,
+	})
+	c.write(b[start:])
+	bufpool.Put(p)
+	c.end()
+}
+
+// replyStatus writes a reply that carries only a status.
+func (c *serverConn) replyStatus(id streamID, st *status.Status) {
+	resp := Response{Status: st.Proto()}
+	if !utf8.ValidString(resp.Status.Message) {
+		// Receivers reject a status whose message is not UTF-8 (protobuf
+		// string rules), which would lose the code: repair the text instead.
+		resp.Status.Message = strings.ToValidUTF8(resp.Status.Message, "\uFFFD")
+	}
+	p := newFrame(resp.Size())
+	*p = resp.appendTo(*p)
+	if err := finishFrame(*p, id, messageTypeResponse, 0); err != nil {
+		// Only a huge error message can get here; cut it to size.
+		if len(resp.Status.Message) > 1024 {
+			resp.Status.Message = resp.Status.Message[:1024]
+		}
+		resp.Status.Details = nil
+		*p = resp.appendTo((*p)[:messageHeaderLength])
+		_ = finishFrame(*p, id, messageTypeResponse, 0)
+	}
+	c.write(*p)
+	bufpool.Put(p)
+	c.end()
+}
+
+// write sends one frame. After a failed write the stream is out of sync (a
+// frame may be half written), so the connection is closed and later writes
+// fail at once.
+func (c *serverConn) write(frame []byte) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if c.writeErr != nil {
+		return
+	}
+	if _, err := c.conn.Write(frame); err != nil {
+		c.writeErr = err
+		slog.Debug("ttrpc: writing reply failed, closing connection", "error", err)
+		c.conn.Close()
+	}
+}
