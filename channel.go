@@ -85,10 +85,25 @@ const (
 	chunkGrowth = 8
 )
 
-// frameReader reads frames from a connection. It is owned by one goroutine.
+// frameReader reads frames from a connection. It is owned by one goroutine
+// at a time.
+//
+// A read that fails with a timeout (a read deadline, which is how a client
+// interrupts a caller that is reading) keeps what it has read so far, and
+// the next read, possibly by another goroutine, carries on with the same
+// frame. Any other error means the stream is broken.
 type frameReader struct {
 	br   *bufio.Reader
 	hbuf [messageHeaderLength]byte
+
+	// The frame in progress: hn header bytes read; then, once the header
+	// is complete, either body holding got bytes of it, or skip bytes of an
+	// oversized frame still to discard.
+	hn   int
+	h    messageHeader
+	body *[]byte
+	got  int
+	skip int
 }
 
 func newFrameReader(conn net.Conn) *frameReader {
@@ -98,47 +113,63 @@ func newFrameReader(conn net.Conn) *frameReader {
 // read returns the next frame. The data lives in a pooled buffer that the
 // caller must give back with bufpool.Put. A frame over the size limit is
 // read and discarded; read then returns its header and an oversizeError, and
-// the connection stays usable. Any other error means the stream is broken.
+// the connection stays usable.
 func (r *frameReader) read() (messageHeader, *[]byte, error) {
-	if _, err := io.ReadFull(r.br, r.hbuf[:]); err != nil {
-		return messageHeader{}, nil, err
+	for r.hn < messageHeaderLength {
+		n, err := r.br.Read(r.hbuf[r.hn:])
+		r.hn += n
+		if r.hn == messageHeaderLength {
+			break
+		}
+		if err != nil {
+			if err == io.EOF && r.hn > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return messageHeader{}, nil, err
+		}
 	}
-	h := readHeader(r.hbuf[:])
-	if h.Length > messageLengthMax {
-		if _, err := r.br.Discard(int(h.Length)); err != nil {
+	if r.body == nil && r.skip == 0 {
+		r.h = readHeader(r.hbuf[:])
+		switch n := int(r.h.Length); {
+		case n > messageLengthMax:
+			r.skip = n
+		case n <= firstChunk:
+			r.body = bufpool.Get(n)
+		default:
+			// Large frame: grow the buffer as data arrives.
+			r.body = bufpool.Get(firstChunk)
+		}
+		r.got = 0
+	}
+	h := r.h
+	if r.skip > 0 {
+		n, err := r.br.Discard(r.skip)
+		r.skip -= n
+		if r.skip > 0 {
 			return h, nil, noEOF(err)
 		}
+		r.hn = 0
 		return h, nil, oversizeError(int(h.Length))
 	}
-	n := int(h.Length)
-	if n <= firstChunk {
-		p := bufpool.Get(n)
-		if _, err := io.ReadFull(r.br, *p); err != nil {
-			bufpool.Put(p)
-			return h, nil, noEOF(err)
-		}
-		return h, p, nil
-	}
-	// Large frame: grow the buffer as data arrives.
-	p := bufpool.Get(firstChunk)
-	got := 0
 	for {
-		if _, err := io.ReadFull(r.br, (*p)[got:]); err != nil {
-			bufpool.Put(p)
+		p := r.body
+		n, err := io.ReadFull(r.br, (*p)[r.got:])
+		r.got += n
+		if err != nil {
 			return h, nil, noEOF(err)
 		}
-		got = len(*p)
-		if got == n {
+		if r.got == int(h.Length) {
+			r.body, r.hn = nil, 0
 			return h, p, nil
 		}
-		next := got * chunkGrowth
-		if next > n {
-			next = n
+		next := r.got * chunkGrowth
+		if next > int(h.Length) {
+			next = int(h.Length)
 		}
 		np := bufpool.Get(next)
-		copy(*np, (*p)[:got])
+		copy(*np, (*p)[:r.got])
 		bufpool.Put(p)
-		p = np
+		r.body = np
 	}
 }
 
