@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -28,9 +27,10 @@ var ErrClosed = errors.New("ttrpc: closed")
 // Three pieces of state, three owners: the call table (calls, nextID) is
 // guarded by mu; the write side belongs to whoever holds the write token (the
 // sender goroutine, or a lone caller; see client_send.go); the read side
-// belongs to the receiver goroutine, which hands each reply to its waiting
-// call through that call's buffered channel and so never blocks on a caller
-// or on writing.
+// belongs to the receiver goroutine or, while calls come one at a time, to
+// the caller waiting for its reply (see client_recv.go). Whoever reads hands
+// other calls' replies to them through their buffered channels, so it never
+// blocks on a caller or on writing.
 type Client struct {
 	conn        net.Conn
 	reader      *frameReader
@@ -60,6 +60,8 @@ type Client struct {
 	closed bool
 	nextID streamID
 	calls  map[streamID]*call
+	rd     readSide // who reads; guarded by mu
+	rwake  chan struct{}
 }
 
 // ClientOpts configures a Client in NewClient.
@@ -90,9 +92,12 @@ func NewClient(conn net.Conn, opts ...ClientOpts) *Client {
 		handoff:         make(chan sendItem, 1),
 		nextID:          1,
 		calls:           make(map[streamID]*call),
+		rwake:           make(chan struct{}, 1),
 	}
 	c.wtoken <- struct{}{}
 	c.initDirectWrite()
+	c.rd.owner = readerReceiver // watch the connection from the start
+	c.rwake <- struct{}{}
 	for _, o := range opts {
 		o(c)
 	}
@@ -353,6 +358,9 @@ func (c *Client) roundTrip(ctx context.Context, frame *[]byte, start int) (*[]by
 		}
 	}
 
+	if c.lead(cl) {
+		return c.readOwn(ctx, cl)
+	}
 	select {
 	case r := <-cl.resp:
 		callPool.Put(cl)
@@ -401,52 +409,6 @@ func (c *Client) forget(cl *call) {
 	c.mu.Unlock()
 }
 
-// receive owns the read side: it reads replies and hands each to its call.
-// When reading fails the client shuts down; receive then runs the user's
-// on-close function.
-func (c *Client) receive() {
-	defer func() {
-		c.userCloseFunc()
-		close(c.userCloseWaitCh)
-	}()
-	for {
-		h, p, err := c.reader.read()
-		if err != nil {
-			var tooLarge *frameTooLargeError
-			if !errors.As(err, &tooLarge) {
-				c.shutdown()
-				return
-			}
-			// The oversized frame was skipped and the stream is still in
-			// sync: only the call it answered fails.
-			if h.Type == messageTypeResponse {
-				c.deliver(h.StreamID, callResult{err: err})
-			}
-			continue
-		}
-		if h.Type != messageTypeResponse {
-			slog.Debug("ttrpc: client dropping frame of unexpected type", "type", h.Type, "stream", h.StreamID)
-			bufpool.Put(p)
-			continue
-		}
-		c.deliver(h.StreamID, callResult{p: p})
-	}
-}
-
-func (c *Client) deliver(id streamID, r callResult) {
-	c.mu.Lock()
-	cl := c.calls[id]
-	delete(c.calls, id)
-	c.mu.Unlock()
-	if cl == nil {
-		// Most often the reply of a call that gave up (deadline, cancel).
-		slog.Debug("ttrpc: dropping reply for unknown stream", "stream", id)
-		bufpool.Put(r.p)
-		return
-	}
-	cl.resp <- r
-}
-
 // shutdown closes the client once: later and pending calls fail with
 // ErrClosed, and closing the connection ends receive.
 func (c *Client) shutdown() {
@@ -454,6 +416,9 @@ func (c *Client) shutdown() {
 		c.mu.Lock()
 		c.closed = true
 		c.calls = nil
+		if c.rd.lease != nil {
+			c.rd.lease.Stop()
+		}
 		c.mu.Unlock()
 		close(c.done)
 		c.conn.Close()
