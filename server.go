@@ -26,6 +26,8 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	pending   map[net.Conn]struct{} // accepted, handshake not finished
 	conns     map[*serverConn]struct{}
+
+	inline inlineWatch
 }
 
 // NewServer returns a server configured by opts.
@@ -36,6 +38,8 @@ func NewServer(opts ...ServerOpt) (*Server, error) {
 		pending:   make(map[net.Conn]struct{}),
 		conns:     make(map[*serverConn]struct{}),
 	}
+	s.inline.timer = time.AfterFunc(time.Hour, s.checkInline)
+	s.inline.timer.Stop()
 	for _, opt := range opts {
 		if err := opt(&s.config); err != nil {
 			return nil, err

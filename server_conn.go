@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -42,6 +43,15 @@ type serverConn struct {
 	// must send on wake.
 	parked chan struct{}
 	wake   chan struct{}
+
+	// A request run inline by the reading goroutine (see serve): inline
+	// holds its number while it runs, inlineSince when it began. The
+	// server's watchdog takes the number (compare-and-swap to 0) to hand the
+	// read side on for a run that takes too long; the runner takes it back
+	// when done, and so learns whether it is still the reader.
+	inline      atomic.Uint64
+	inlineSince atomic.Int64
+	inlineSeq   uint64 // owned by the reading goroutine
 }
 
 func newServerConn(ctx context.Context, s *Server, conn net.Conn) *serverConn {
@@ -66,6 +76,14 @@ func newServerConn(ctx context.Context, s *Server, conn net.Conn) *serverConn {
 // goroutine is parked already: a connection keeps at most one spare, whose
 // grown stack spares the next request a stack copy.
 //
+// Waking the spare still costs a thread wakeup, often the largest cost of a
+// serial call. So a request that is alone on the connection (none other in
+// flight, no further bytes buffered) to a method that was quick last time
+// runs inline: the reader keeps the read side, replies, and reads on. Should
+// such a run take long after all, the server's watchdog hands the read side
+// on within about inlineTick, so a blocked handler delays other requests
+// on the connection by at most that much and never deadlocks them.
+//
 // The goroutine that finds reading over waits for in-flight requests and
 // closes the connection.
 func (c *serverConn) serve() {
@@ -86,9 +104,15 @@ func (c *serverConn) serve() {
 			bufpool.Put(p)
 			continue
 		}
-		if r, m, ok := c.dispatch(h.StreamID, p); ok {
-			c.passReadSide()
-			c.handle(h.StreamID, p, r, m)
+		if r, m, alone, ok := c.dispatch(h.StreamID, p); ok {
+			if alone && m.quick() && c.reader.br.Buffered() == 0 {
+				if c.runInline(h.StreamID, p, r, m) {
+					continue // still the reader
+				}
+			} else {
+				c.passReadSide()
+				c.handle(h.StreamID, p, r, m)
+			}
 			if !c.park() {
 				return
 			}
@@ -109,6 +133,33 @@ func (c *serverConn) serve() {
 	}
 	<-c.done
 	c.server.removeConn(c)
+}
+
+// runInline runs a request on the reading goroutine, under the watchdog. It
+// reports whether the goroutine still holds the read side afterwards.
+func (c *serverConn) runInline(id streamID, p *[]byte, r rawRequest, m *method) bool {
+	c.inlineSeq++
+	run := c.inlineSeq
+	c.inlineSince.Store(nanotime())
+	c.inline.Store(run)
+	c.server.watchInline()
+	c.handle(id, p, r, m)
+	return c.inline.CompareAndSwap(run, 0)
+}
+
+// rescueInline hands the read side on if an inline run began before
+// cutoff. It runs on the server's watchdog and reports whether a run is
+// still going on.
+func (c *serverConn) rescueInline(cutoff int64) bool {
+	run := c.inline.Load()
+	if run == 0 {
+		return false
+	}
+	if c.inlineSince.Load() < cutoff && c.inline.CompareAndSwap(run, 0) {
+		c.passReadSide()
+		return false
+	}
+	return true
 }
 
 // passReadSide gives the read side to the parked goroutine, or to a new one.
@@ -193,8 +244,8 @@ func (r *rawRequest) decode(b []byte) error {
 // for the caller to run after handing on the read side; refusals are written
 // by a spawned goroutine. Either way the reader never writes, so a peer that
 // does not read cannot stall our reading.
-func (c *serverConn) dispatch(id streamID, p *[]byte) (r rawRequest, m Method, ok bool) {
-	shutting := c.begin()
+func (c *serverConn) dispatch(id streamID, p *[]byte) (r rawRequest, m *method, alone, ok bool) {
+	shutting, active := c.begin()
 	if id%2 == 0 {
 		bufpool.Put(p)
 		go c.replyStatus(id, status.New(codes.InvalidArgument, "StreamID must be odd for client initiated streams"))
@@ -216,15 +267,16 @@ func (c *serverConn) dispatch(id streamID, p *[]byte) (r rawRequest, m Method, o
 		go c.replyStatus(id, st)
 		return
 	}
-	return r, m, true
+	return r, m, active == 1, true
 }
 
-// begin counts a request in flight and reports whether Shutdown has begun.
-func (c *serverConn) begin() bool {
+// begin counts a request in flight. It reports whether Shutdown has begun,
+// and the count.
+func (c *serverConn) begin() (bool, int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.active++
-	return c.shuttingDown
+	return c.shuttingDown, c.active
 }
 
 // end counts a reply written (or found unwritable). The last one out of a
@@ -279,8 +331,10 @@ func (c *serverConn) close() {
 }
 
 // handle runs one request and writes its reply.
-func (c *serverConn) handle(id streamID, p *[]byte, r rawRequest, m Method) {
-	resp, err := c.call(&r, m)
+func (c *serverConn) handle(id streamID, p *[]byte, r rawRequest, m *method) {
+	start := nanotime()
+	resp, err := c.call(&r, m.fn)
+	m.lastNanos.Store(nanotime() - start)
 	bufpool.Put(p) // the payload aliased it; the handler is done decoding
 	if err != nil {
 		c.replyStatus(id, convertStatus(err))

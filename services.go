@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -25,8 +27,24 @@ type ServiceDesc struct {
 // happens before serving, but the lock keeps a late Register safe.
 type serviceSet struct {
 	mu       sync.RWMutex
-	services map[string]*ServiceDesc
+	services map[string]map[string]*method
 }
+
+// method is a registered Method with what the server has learnt about it.
+type method struct {
+	fn Method
+
+	// How long the handler took the last time it ran, in nanoseconds. A
+	// connection runs a request to a quick method on the goroutine that read
+	// it, without first waking another to go on reading (see serve).
+	lastNanos atomic.Int64
+}
+
+// quickMethod is the longest a handler may have taken last time for its next
+// request to run on the reading goroutine.
+const quickMethod = 50 * time.Microsecond
+
+func (m *method) quick() bool { return m.lastNanos.Load() < int64(quickMethod) }
 
 func (s *serviceSet) register(name string, methods map[string]Method) {
 	s.mu.Lock()
@@ -35,27 +53,27 @@ func (s *serviceSet) register(name string, methods map[string]Method) {
 		panic("ttrpc: duplicate service " + name + " registered")
 	}
 	if s.services == nil {
-		s.services = make(map[string]*ServiceDesc)
+		s.services = make(map[string]map[string]*method)
 	}
-	copied := make(map[string]Method, len(methods))
+	copied := make(map[string]*method, len(methods))
 	for k, v := range methods {
-		copied[k] = v
+		copied[k] = &method{fn: v}
 	}
-	s.services[name] = &ServiceDesc{Methods: copied}
+	s.services[name] = copied
 }
 
 // lookup finds the method for service/method, given as bytes straight from
 // the request so that a hit costs no allocation.
-func (s *serviceSet) lookup(service, method []byte) (Method, *status.Status) {
+func (s *serviceSet) lookup(service, name []byte) (*method, *status.Status) {
 	s.mu.RLock()
-	desc, ok := s.services[string(service)]
+	methods, ok := s.services[string(service)]
 	s.mu.RUnlock()
 	if !ok {
 		return nil, status.New(codes.NotFound, "service "+string(service))
 	}
-	m, ok := desc.Methods[string(method)]
+	m, ok := methods[string(name)]
 	if !ok {
-		return nil, status.New(codes.NotFound, "method "+string(method))
+		return nil, status.New(codes.NotFound, "method "+string(name))
 	}
 	return m, nil
 }
