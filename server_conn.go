@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -52,19 +53,25 @@ type serverConn struct {
 	inline      atomic.Uint64
 	inlineSince atomic.Int64
 	inlineSeq   uint64 // owned by the reading goroutine
+	inlineOK    bool   // the conn is a kernel socket (see newServerConn)
 }
 
 func newServerConn(ctx context.Context, s *Server, conn net.Conn) *serverConn {
 	ctx, cancel := context.WithCancel(ctx)
+	// Inline runs save a thread wakeup per call on kernel sockets. Over
+	// in-process transports such as net.Pipe, where goroutine handoffs are
+	// the transport itself, they measured slower for large payloads.
+	_, kernel := conn.(syscall.Conn)
 	return &serverConn{
-		server: s,
-		conn:   conn,
-		ctx:    ctx,
-		cancel: cancel,
-		reader: newFrameReader(conn),
-		done:   make(chan struct{}),
-		parked: make(chan struct{}, 1),
-		wake:   make(chan struct{}, 1),
+		inlineOK: kernel,
+		server:   s,
+		conn:     conn,
+		ctx:      ctx,
+		cancel:   cancel,
+		reader:   newFrameReader(conn),
+		done:     make(chan struct{}),
+		parked:   make(chan struct{}, 1),
+		wake:     make(chan struct{}, 1),
 	}
 }
 
@@ -105,7 +112,7 @@ func (c *serverConn) serve() {
 			continue
 		}
 		if r, m, alone, ok := c.dispatch(h.StreamID, p); ok {
-			if alone && m.quick() && c.reader.br.Buffered() == 0 {
+			if alone && c.inlineOK && m.quick() && c.reader.br.Buffered() == 0 {
 				if c.runInline(h.StreamID, p, r, m) {
 					continue // still the reader
 				}
