@@ -11,8 +11,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -34,7 +36,7 @@ import (
 )
 
 var (
-	serve    = flag.String("serve", "", "internal: run as the server of this implementation (ttrpc or grpc)")
+	serve    = flag.String("serve", "", "internal: run as the server of this implementation (ttrpc, grpc or raw)")
 	sock     = flag.String("sock", "", "internal: socket path for -serve")
 	duration = flag.Duration("d", time.Second, "duration of each throughput and latency measurement")
 	rounds   = flag.Int("rounds", 3, "measurements per workload and implementation (the median is reported)")
@@ -76,6 +78,8 @@ func runServer(impl, path string) {
 		err = ttrpcecho.ServeTTRPC(l)
 	case "grpc":
 		err = grpcecho.ServeGRPC(l)
+	case "raw":
+		err = serveRaw(l)
 	default:
 		err = fmt.Errorf("unknown implementation %q", impl)
 	}
@@ -234,6 +238,81 @@ func (g grpcCaller) newCall(size int) func(ctx context.Context) error {
 
 func (g grpcCaller) close() { g.c.Close() }
 
+// The raw floor: bare ttrpc-framed echo over the same kind of socket, with no
+// protobuf, no call table and no multiplexing. The server answers each frame
+// with one write from the goroutine that read it; the client writes a frame
+// and reads the echo on the calling goroutine. No RPC library can beat it.
+
+const rawHeader = 10
+
+func serveRaw(l net.Listener) error {
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer conn.Close()
+			br := bufio.NewReaderSize(conn, 16<<10)
+			buf := make([]byte, rawHeader, 64<<10)
+			for {
+				if _, err := io.ReadFull(br, buf[:rawHeader]); err != nil {
+					return
+				}
+				n := int(binary.BigEndian.Uint32(buf))
+				if cap(buf) < rawHeader+n {
+					nb := make([]byte, rawHeader+n)
+					copy(nb, buf[:rawHeader])
+					buf = nb
+				}
+				buf = buf[:rawHeader+n]
+				if _, err := io.ReadFull(br, buf[rawHeader:]); err != nil {
+					return
+				}
+				buf[8] = 2 // response
+				if _, err := conn.Write(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
+type rawCaller struct {
+	conn net.Conn
+	br   *bufio.Reader
+}
+
+func dialRaw(path string) (caller, error) {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	return &rawCaller{conn: conn, br: bufio.NewReaderSize(conn, 16<<10)}, nil
+}
+
+func (r *rawCaller) newCall(size int) func(ctx context.Context) error {
+	frame := make([]byte, rawHeader+size)
+	binary.BigEndian.PutUint32(frame, uint32(size))
+	binary.BigEndian.PutUint32(frame[4:], 1)
+	frame[8] = 1 // request
+	in := make([]byte, rawHeader+size)
+	return func(ctx context.Context) error {
+		if _, err := r.conn.Write(frame); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(r.br, in); err != nil {
+			return err
+		}
+		if got := binary.BigEndian.Uint32(in); got != uint32(size) {
+			return fmt.Errorf("raw echo returned %d bytes, sent %d", got, size)
+		}
+		return nil
+	}
+}
+
+func (r *rawCaller) close() { r.conn.Close() }
+
 var impls = []impl{
 	{name: "ttrpc", minimal: "./cmd/minttrpc", dial: dialTTRPC},
 	{name: "grpc-go", minimal: "./cmd/mingrpc", dial: dialGRPC},
@@ -320,9 +399,26 @@ func compare() error {
 		defer clients[i].close()
 	}
 
+	rawSrv, err := start(self, "-serve", "raw", "-sock", filepath.Join(dir, "raw.sock"))
+	if err != nil {
+		return err
+	}
+	defer rawSrv.stop()
+	rawClient, err := dialRaw(filepath.Join(dir, "raw.sock"))
+	if err != nil {
+		return err
+	}
+	defer rawClient.close()
+
 	fmt.Fprintln(os.Stderr, "serial 1 KiB calls: latency and allocations ...")
 	lat := make([]latResult, len(impls))
+	var rawLat latResult
 	for r := 0; r < *rounds; r++ {
+		res, err := measureSerial(rawClient, rawSrv, 1<<10, *duration)
+		if err != nil {
+			return err
+		}
+		rawLat.add(res)
 		for i := range impls {
 			res, err := measureSerial(clients[i], servers[i], 1<<10, *duration)
 			if err != nil {
@@ -331,6 +427,8 @@ func compare() error {
 			lat[i].add(res)
 		}
 	}
+	floor := rawLat.median(func(l latResult) float64 { return l.p50 })
+	serialP50 := len(rows)
 	add("serial 1 KiB: p50 latency", "µs", "lower", func(i int) (float64, error) { return lat[i].median(func(l latResult) float64 { return l.p50 }), nil })
 	add("serial 1 KiB: p99 latency", "µs", "lower", func(i int) (float64, error) { return lat[i].median(func(l latResult) float64 { return l.p99 }), nil })
 	add("serial 1 KiB: calls/s", "calls/s", "higher", func(i int) (float64, error) { return lat[i].median(func(l latResult) float64 { return l.rate }), nil })
@@ -364,6 +462,9 @@ func compare() error {
 	}
 
 	printTable(rows)
+	fmt.Printf("raw-frame floor (bare 10-byte-header echo, same sockets and processes, measured in the same rounds):\n")
+	fmt.Printf("serial 1 KiB p50 %s µs; ttrpc %.2f× the floor, grpc-go %.2f×.\n",
+		format(floor), rows[serialP50].vals[0]/floor, rows[serialP50].vals[1]/floor)
 	return nil
 }
 
