@@ -352,32 +352,53 @@ func compare() error {
 		return nil
 	}
 
-	// Static and idle measurements on the stripped minimal servers.
+	// Static and idle measurements on the stripped minimal servers, built
+	// as go build does by default (cgo on: dynamically linked through package
+	// net) and as containerd builds its shims (CGO_ENABLED=0: static).
 	fmt.Fprintln(os.Stderr, "building minimal servers (-ldflags='-s -w') ...")
 	bins := make([]string, len(impls))
+	static := make([]string, len(impls))
 	for i, im := range impls {
 		bins[i] = filepath.Join(dir, filepath.Base(im.minimal))
-		out, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bins[i], im.minimal).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("building %s: %v\n%s", im.minimal, err, out)
+		static[i] = bins[i] + "-static"
+		for _, b := range []struct {
+			out string
+			env []string
+		}{{bins[i], nil}, {static[i], []string{"CGO_ENABLED=0"}}} {
+			cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", b.out, im.minimal)
+			cmd.Env = append(os.Environ(), b.env...)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("building %s: %v\n%s", im.minimal, err, out)
+			}
 		}
 	}
-	if err := add("stripped minimal server", "KiB", "lower", func(i int) (float64, error) {
-		st, err := os.Stat(bins[i])
-		if err != nil {
-			return 0, err
+	size := func(bins []string) func(i int) (float64, error) {
+		return func(i int) (float64, error) {
+			st, err := os.Stat(bins[i])
+			if err != nil {
+				return 0, err
+			}
+			return float64(st.Size()) / 1024, nil
 		}
-		return float64(st.Size()) / 1024, nil
-	}); err != nil {
+	}
+	if err := add("stripped minimal server", "KiB", "lower", size(bins)); err != nil {
+		return err
+	}
+	if err := add("stripped minimal server, static", "KiB", "lower", size(static)); err != nil {
 		return err
 	}
 	idle := make([]idleResult, len(impls))
+	idleStatic := make([]idleResult, len(impls))
 	for i := range impls {
 		if idle[i], err = measureIdle(impls[i], bins[i], filepath.Join(dir, fmt.Sprintf("idle%d.sock", i))); err != nil {
 			return fmt.Errorf("idle %s: %w", impls[i].name, err)
 		}
+		if idleStatic[i], err = measureIdle(impls[i], static[i], filepath.Join(dir, fmt.Sprintf("idles%d.sock", i))); err != nil {
+			return fmt.Errorf("idle %s (static): %w", impls[i].name, err)
+		}
 	}
 	add("idle server RSS", "KiB", "lower", func(i int) (float64, error) { return float64(idle[i].rss), nil })
+	add("idle server RSS, static", "KiB", "lower", func(i int) (float64, error) { return float64(idleStatic[i].rss), nil })
 	add("RSS per idle connection", "KiB", "lower", func(i int) (float64, error) { return idle[i].rssPerConn, nil })
 	add("goroutines per idle connection", "", "lower", func(i int) (float64, error) { return idle[i].gPerConn, nil })
 
