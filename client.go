@@ -311,6 +311,12 @@ type call struct {
 	id    streamID
 	state atomic.Int32
 	resp  chan callResult // capacity 1: delivery never blocks
+
+	// For a call that reads its own reply (client_recv.go): the client, and
+	// the function that interrupts the read, made once per pooled call so
+	// that arming it with context.AfterFunc costs no closure per call.
+	client    *Client
+	interrupt func()
 }
 
 // States of a call's request frame, moved on by compare-and-swap between the
@@ -327,7 +333,9 @@ type callResult struct {
 }
 
 var callPool = sync.Pool{New: func() interface{} {
-	return &call{resp: make(chan callResult, 1)}
+	cl := &call{resp: make(chan callResult, 1)}
+	cl.interrupt = func() { cl.client.interrupt(cl) }
+	return cl
 }}
 
 // roundTrip sends the frame (whose stream id it fills in) and waits for the

@@ -151,7 +151,8 @@ func (c *Client) lead(cl *call) bool {
 func (c *Client) readOwn(ctx context.Context, cl *call) (*[]byte, error) {
 	var stop func() bool
 	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() { c.interrupt(cl) })
+		cl.client = c
+		stop = context.AfterFunc(ctx, cl.interrupt)
 	}
 	// finish passes the read side on. A completed call goes back to the
 	// pool, but only if the interrupt function can no longer run, since it
@@ -164,6 +165,7 @@ func (c *Client) readOwn(ctx context.Context, cl *call) (*[]byte, error) {
 		c.passReadSideLocked()
 		c.mu.Unlock()
 		if (stop == nil || stop()) && completed {
+			cl.client = nil
 			callPool.Put(cl)
 		}
 	}
