@@ -109,12 +109,15 @@ func (c *Client) receiveUntilIdle() bool {
 }
 
 // deliver hands a reply to its call. Called by the receiver, it reports
-// whether the receiver gave up the read side because no call is waiting.
+// whether the receiver gave up the read side because that was the last call
+// waiting. (Frames for no call, such as late replies to calls that gave up,
+// do not make it let go: it goes on reading, as it does to watch an idle
+// connection, rather than leave them in the socket.)
 func (c *Client) deliver(id streamID, r callResult) (released bool) {
 	c.mu.Lock()
 	cl := c.calls[id]
 	delete(c.calls, id)
-	if c.rd.owner == readerReceiver && len(c.calls) == 0 && c.raw != nil && !c.closed {
+	if cl != nil && c.rd.owner == readerReceiver && len(c.calls) == 0 && c.raw != nil && !c.closed {
 		c.releaseLocked()
 		released = true
 	}

@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -588,72 +589,145 @@ func FuzzClientReplies(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		base := runtime.NumGoroutine()
-		cconn, sconn := net.Pipe()
-		c := NewClient(cconn)
+		// Over net.Pipe the receiver goroutine reads every reply. Over a
+		// unix socket, after one answered call, the first of the three
+		// calls reads for all of them (client_recv.go).
+		fzClientReplies(t, in, false)
+		fzClientReplies(t, in, true)
+	})
+}
 
-		// Three calls on streams 1, 3 and 5 (a new client numbers its
-		// calls from 1), started one after the other so that ids are
-		// predictable; the fake server reads each request before the next
-		// call starts.
-		const calls = 3
-		results := make([]chan error, calls)
-		values := make([]*types.BytesValue, calls)
-		r := newFrameReader(sconn)
-		for i := 0; i < calls; i++ {
-			results[i] = make(chan error, 1)
-			values[i] = &types.BytesValue{}
-			go func(i int) {
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-				defer cancel()
-				results[i] <- c.Call(ctx, "fz.Svc", "Echo", &types.BytesValue{Value: []byte{byte(i)}}, values[i])
-			}(i)
-			h, p, err := r.read()
-			if err != nil {
-				t.Fatal(err)
-			}
-			bufpool.Put(p)
-			if h.StreamID != streamID(2*i+1) {
-				t.Fatalf("call %d went out on stream %d", i, h.StreamID)
-			}
-		}
+func fzClientReplies(t *testing.T, in []byte, unix bool) {
+	base := runtime.NumGoroutine()
+	var cconn, sconn net.Conn
+	if unix {
+		cconn, sconn = fzSocketPair(t)
+	} else {
+		cconn, sconn = net.Pipe()
+	}
+	c := NewClient(cconn)
+	r := newFrameReader(sconn)
 
-		// Keep reading so that the client's writes never block, then feed
-		// the input and hang up.
-		go io.Copy(io.Discard, sconn)
-		sconn.Write(in)
-		sconn.Close()
-
-		// What each call deserves: the first complete response frame for
-		// its stream decides; without one the call fails with ErrClosed.
-		frames, _ := refParse(in)
-		for i := 0; i < calls; i++ {
-			id := streamID(2*i + 1)
-			var err error
-			select {
-			case err = <-results[i]:
-			case <-time.After(10 * time.Second):
-				t.Fatalf("call %d hung\n%s", i, fzStacks())
-			}
-			var decided *refFrame
-			for k := range frames {
-				if frames[k].h.StreamID == id && frames[k].h.Type == messageTypeResponse {
-					decided = &frames[k]
-					break
-				}
-			}
-			if err := fzCheckCall(decided, err, values[i]); err != nil {
-				t.Fatalf("call %d: %v", i, err)
-			}
-		}
-		c.Close()
-		if err := c.UserOnCloseWait(context.Background()); err != nil {
+	first := streamID(1)
+	if unix {
+		// One answered call, so that the receiver lets go of the read side.
+		done := make(chan error, 1)
+		go func() {
+			done <- c.Call(context.Background(), "fz.Svc", "Echo", &types.BytesValue{}, &types.BytesValue{})
+		}()
+		h, p, err := r.read()
+		if err != nil {
 			t.Fatal(err)
 		}
-		if !fzWaitGoroutines(base, 10*time.Second) {
-			t.Fatalf("goroutines: %d, want <= %d\n%s", runtime.NumGoroutine(), base, fzStacks())
+		bufpool.Put(p)
+		if _, err := sconn.Write(fzFrame(uint32(h.StreamID), messageTypeResponse, 0, nil)); err != nil {
+			t.Fatal(err)
 		}
-	})
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		first = 3
+	}
+
+	// Three calls on consecutive odd streams, started one after the other
+	// so that ids are predictable; the fake server reads each request
+	// before the next call starts.
+	const calls = 3
+	results := make([]chan error, calls)
+	values := make([]*types.BytesValue, calls)
+	for i := 0; i < calls; i++ {
+		results[i] = make(chan error, 1)
+		values[i] = &types.BytesValue{}
+		go func(i int) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			results[i] <- c.Call(ctx, "fz.Svc", "Echo", &types.BytesValue{Value: []byte{byte(i)}}, values[i])
+		}(i)
+		h, p, err := r.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bufpool.Put(p)
+		if h.StreamID != first+streamID(2*i) {
+			t.Fatalf("call %d went out on stream %d", i, h.StreamID)
+		}
+	}
+
+	// Keep reading so that the client's writes never block, then feed
+	// the input and hang up. The input's stream ids are shifted so that
+	// 1, 3 and 5 always mean the three calls.
+	go io.Copy(io.Discard, sconn)
+	sconn.Write(fzShiftStreams(in, first-1))
+	sconn.Close()
+
+	// What each call deserves: the first complete response frame for
+	// its stream decides; without one the call fails with ErrClosed.
+	frames, _ := refParse(in)
+	for i := 0; i < calls; i++ {
+		id := streamID(2*i + 1)
+		var err error
+		select {
+		case err = <-results[i]:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("call %d hung (unix=%v)\n%s", i, unix, fzStacks())
+		}
+		var decided *refFrame
+		for k := range frames {
+			if frames[k].h.StreamID == id && frames[k].h.Type == messageTypeResponse {
+				decided = &frames[k]
+				break
+			}
+		}
+		if err := fzCheckCall(decided, err, values[i]); err != nil {
+			t.Fatalf("call %d (unix=%v): %v", i, unix, err)
+		}
+	}
+	c.Close()
+	if err := c.UserOnCloseWait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !fzWaitGoroutines(base, 10*time.Second) {
+		t.Fatalf("goroutines: %d, want <= %d\n%s", runtime.NumGoroutine(), base, fzStacks())
+	}
+}
+
+// fzShiftStreams returns in with the stream id of every frame header increased
+// by d (modulo 2^32), walking the frames as the client's reader does.
+func fzShiftStreams(in []byte, d streamID) []byte {
+	if d == 0 {
+		return in
+	}
+	out := append([]byte(nil), in...)
+	for off := 0; off+messageHeaderLength <= len(out); {
+		h := readHeader(out[off:])
+		h.StreamID += d
+		putHeader(out[off:], h)
+		// Oversized frames are skipped by the reader, so the walk goes on
+		// past them too.
+		off += messageHeaderLength + int(h.Length)
+	}
+	return out
+}
+
+// fzSocketPair returns the two ends of a connected unix socket pair as
+// *net.UnixConn.
+func fzSocketPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make([]net.Conn, 2)
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	return conns[0], conns[1]
 }
 
 // fzCheckCall checks a call's outcome against the frame that answered it.
