@@ -14,8 +14,10 @@ import (
 var ErrServerClosed = errors.New("ttrpc: server closed")
 
 // Server serves registered services on any number of listeners. Each accepted
-// connection is handshaked, then read by one goroutine; every request runs in
-// its own goroutine and replies are written one frame at a time.
+// connection is handshaked, then read by one goroutine at a time. Requests run
+// concurrently, each on its own goroutine, except that a lone request to a
+// method known to be quick runs on the reading goroutine (see serverConn.serve);
+// replies are written one frame at a time.
 type Server struct {
 	config   serverConfig
 	services serviceSet
