@@ -133,7 +133,9 @@ func (r *frameReader) read() (messageHeader, *[]byte, error) {
 		switch n := int(r.h.Length); {
 		case n > messageLengthMax:
 			r.skip = n
-		case n <= firstChunk:
+		case n <= firstChunk+bufpool.Slack:
+			// Up to the first chunk's pool class, slack included: a 64 KiB
+			// payload with its envelope is read without a growth step.
 			r.body = bufpool.Get(n)
 		default:
 			// Large frame: grow the buffer as data arrives.
