@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"syscall"
 
 	"github.com/containerd/ttrpc/internal/bufpool"
 	"google.golang.org/grpc/codes"
@@ -173,6 +174,21 @@ func (r *frameReader) read() (messageHeader, *[]byte, error) {
 		bufpool.Put(p)
 		r.body = np
 	}
+}
+
+// netSocket returns conn if it is a unix or TCP socket of package net, nil
+// otherwise. On these the descriptor is non-blocking, a read deadline
+// interrupts a blocked read at once, and handing work between goroutines
+// costs a thread wakeup: the client's direct writes and self-reading callers
+// and the server's inline runs are limited to them.
+func netSocket(conn net.Conn) syscall.Conn {
+	switch conn := conn.(type) {
+	case *net.UnixConn:
+		return conn
+	case *net.TCPConn:
+		return conn
+	}
+	return nil
 }
 
 // noEOF turns an EOF in the middle of a frame into ErrUnexpectedEOF.

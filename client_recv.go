@@ -75,25 +75,22 @@ func (c *Client) receive() {
 	}
 }
 
-// receiveUntilIdle reads and delivers frames until it lets go of the read
-// side, which it does when no call is left waiting. It reports false when
-// the connection failed and the client shut down.
-func (c *Client) receiveUntilIdle() bool {
+// nextReply reads frames until one answers a stream: a reply, or the
+// RESOURCE_EXHAUSTED error owed to the call whose reply was too large (the
+// oversized frame was skipped and the stream is still in sync). Frames of
+// other types are dropped. An error means the read failed: the stream is
+// broken, or a read deadline interrupted it (the frame reader keeps its
+// place).
+func (c *Client) nextReply() (streamID, callResult, error) {
 	for {
 		h, p, err := c.reader.read()
 		if err != nil {
 			var tooLarge *frameTooLargeError
 			if !errors.As(err, &tooLarge) {
-				c.shutdown()
-				return false
+				return 0, callResult{}, err
 			}
-			// The oversized frame was skipped and the stream is still in
-			// sync: only the call it answered fails.
-			if h.Type != messageTypeResponse {
-				continue
-			}
-			if c.deliver(h.StreamID, callResult{err: err}) {
-				return true
+			if h.Type == messageTypeResponse {
+				return h.StreamID, callResult{err: err}, nil
 			}
 			continue
 		}
@@ -102,7 +99,21 @@ func (c *Client) receiveUntilIdle() bool {
 			bufpool.Put(p)
 			continue
 		}
-		if c.deliver(h.StreamID, callResult{p: p}) {
+		return h.StreamID, callResult{p: p}, nil
+	}
+}
+
+// receiveUntilIdle reads and delivers replies until it lets go of the read
+// side, which it does when no call is left waiting. It reports false when
+// the connection failed and the client shut down.
+func (c *Client) receiveUntilIdle() bool {
+	for {
+		id, r, err := c.nextReply()
+		if err != nil {
+			c.shutdown()
+			return false
+		}
+		if c.deliver(id, r) {
 			return true
 		}
 	}
@@ -173,31 +184,13 @@ func (c *Client) readOwn(ctx context.Context, cl *call) (*[]byte, error) {
 		}
 	}
 	for {
-		h, p, err := c.reader.read()
-		if err == nil {
-			if h.Type != messageTypeResponse {
-				slog.Debug("ttrpc: client dropping frame of unexpected type", "type", h.Type, "stream", h.StreamID)
-				bufpool.Put(p)
-				continue
-			}
-			if h.StreamID == cl.id {
-				finish(true)
-				return p, nil
-			}
-			c.deliver(h.StreamID, callResult{p: p})
-			continue
-		}
-		var tooLarge *frameTooLargeError
+		id, r, err := c.nextReply()
 		switch {
-		case errors.As(err, &tooLarge):
-			if h.Type != messageTypeResponse {
-				continue
-			}
-			if h.StreamID == cl.id {
-				finish(true)
-				return nil, err
-			}
-			c.deliver(h.StreamID, callResult{err: err})
+		case err == nil && id == cl.id:
+			finish(true)
+			return r.p, r.err
+		case err == nil:
+			c.deliver(id, r)
 		case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil:
 			// Interrupted: give up the call, keep the stream. A frame
 			// the sender has not begun is skipped; one it has is finished.

@@ -25,13 +25,8 @@ type sendItem struct {
 // whose descriptors are non-blocking. Other conns always go through the
 // sender goroutine.
 func (c *Client) initDirectWrite() {
-	var sc syscall.Conn
-	switch conn := c.conn.(type) {
-	case *net.UnixConn:
-		sc = conn
-	case *net.TCPConn:
-		sc = conn
-	default:
+	sc := netSocket(c.conn)
+	if sc == nil {
 		return
 	}
 	raw, err := sc.SyscallConn()

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -53,17 +52,17 @@ type serverConn struct {
 	inline      atomic.Uint64
 	inlineSince atomic.Int64
 	inlineSeq   uint64 // owned by the reading goroutine
-	inlineOK    bool   // the conn is a kernel socket (see newServerConn)
+	inlineOK    bool   // the conn is a socket of package net (see newServerConn)
 }
 
 func newServerConn(ctx context.Context, s *Server, conn net.Conn) *serverConn {
 	ctx, cancel := context.WithCancel(ctx)
-	// Inline runs save a thread wakeup per call on kernel sockets. Over
-	// in-process transports such as net.Pipe, where goroutine handoffs are
-	// the transport itself, they measured slower for large payloads.
-	_, kernel := conn.(syscall.Conn)
 	return &serverConn{
-		inlineOK: kernel,
+		// Inline runs save a thread wakeup per call on sockets. Over
+		// in-process transports such as net.Pipe, where goroutine
+		// handoffs are the transport itself, they measured slower for
+		// large payloads.
+		inlineOK: netSocket(conn) != nil,
 		server:   s,
 		conn:     conn,
 		ctx:      ctx,
@@ -341,7 +340,7 @@ func (c *serverConn) close() {
 func (c *serverConn) handle(id streamID, p *[]byte, r rawRequest, m *method) {
 	start := nanotime()
 	resp, err := c.call(&r, m.fn)
-	m.lastNanos.Store(nanotime() - start)
+	m.learn(nanotime() - start)
 	bufpool.Put(p) // the payload aliased it; the handler is done decoding
 	if err != nil {
 		c.replyStatus(id, convertStatus(err))
