@@ -331,8 +331,11 @@ func (c *serverConn) close() {
 	}
 	c.closed = true
 	c.mu.Unlock()
-	c.cancel()
+	// Close the connection before cancelling handlers: a handler that
+	// returns because of the cancel must not get its reply out, or the
+	// caller of a closed server would see CANCELED instead of ErrClosed.
 	c.conn.Close()
+	c.cancel()
 	close(c.done)
 }
 
