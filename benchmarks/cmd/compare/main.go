@@ -387,15 +387,24 @@ func compare() error {
 	if err := add("stripped minimal server, static", "KiB", "lower", size(static)); err != nil {
 		return err
 	}
+	// Each server is started -rounds times, alternating the libraries, and
+	// the medians are reported: a single start's RSS varies by a few %.
 	idle := make([]idleResult, len(impls))
 	idleStatic := make([]idleResult, len(impls))
+	idleRuns := make([][]idleResult, 2*len(impls))
+	for r := 0; r < *rounds; r++ {
+		for i := range impls {
+			for k, bin := range []string{bins[i], static[i]} {
+				res, err := measureIdle(impls[i], bin, filepath.Join(dir, fmt.Sprintf("idle%d-%d-%d.sock", r, i, k)))
+				if err != nil {
+					return fmt.Errorf("idle %s (%s): %w", impls[i].name, bin, err)
+				}
+				idleRuns[2*i+k] = append(idleRuns[2*i+k], res)
+			}
+		}
+	}
 	for i := range impls {
-		if idle[i], err = measureIdle(impls[i], bins[i], filepath.Join(dir, fmt.Sprintf("idle%d.sock", i))); err != nil {
-			return fmt.Errorf("idle %s: %w", impls[i].name, err)
-		}
-		if idleStatic[i], err = measureIdle(impls[i], static[i], filepath.Join(dir, fmt.Sprintf("idles%d.sock", i))); err != nil {
-			return fmt.Errorf("idle %s (static): %w", impls[i].name, err)
-		}
+		idle[i], idleStatic[i] = medianIdle(idleRuns[2*i]), medianIdle(idleRuns[2*i+1])
 	}
 	add("idle server RSS", "KiB", "lower", func(i int) (float64, error) { return float64(idle[i].rss), nil })
 	add("idle server RSS, static", "KiB", "lower", func(i int) (float64, error) { return float64(idleStatic[i].rss), nil })
@@ -493,6 +502,17 @@ type idleResult struct {
 	rss        int64
 	rssPerConn float64
 	gPerConn   float64
+}
+
+// medianIdle returns the median of each figure of runs.
+func medianIdle(runs []idleResult) idleResult {
+	var rss, perConn, g []float64
+	for _, r := range runs {
+		rss = append(rss, float64(r.rss))
+		perConn = append(perConn, r.rssPerConn)
+		g = append(g, r.gPerConn)
+	}
+	return idleResult{rss: int64(median(rss)), rssPerConn: median(perConn), gPerConn: median(g)}
 }
 
 // measureIdle starts a stripped minimal server, reads its RSS when idle,
