@@ -3,6 +3,7 @@ package ttrpc
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,56 @@ func TestGogoTableCall(t *testing.T) {
 	}
 	if out.Name != "there back" || out.Inner.N != 2 || !out.When.Equal(when.Add(time.Hour)) {
 		t.Fatalf("got %+v", out)
+	}
+}
+
+// sizedOut has an XXX_Marshal with the contract of gogo's marshaler plugins
+// (fill b[:cap(b)] from the start, ignore len(b)) and none of the fast-path
+// methods, so only the capacity the codec passes decides where its bytes go.
+type sizedOut struct{ v []byte }
+
+func (m *sizedOut) Reset()         { m.v = nil }
+func (m *sizedOut) String() string { return string(m.v) }
+func (*sizedOut) ProtoMessage()    {}
+func (m *sizedOut) XXX_Size() int  { return 2 + len(m.v) }
+func (m *sizedOut) XXX_Marshal(b []byte, _ bool) ([]byte, error) {
+	b = b[:cap(b)]
+	if len(b) < m.XXX_Size() {
+		return nil, errors.New("short buffer")
+	}
+	b[0], b[1] = 0x0a, byte(len(m.v))
+	n := 2 + copy(b[2:], m.v)
+	return b[:n], nil
+}
+func (m *sizedOut) XXX_Unmarshal(b []byte) error {
+	if len(b) < 2 || int(b[1]) != len(b)-2 {
+		return errors.New("bad sizedOut")
+	}
+	m.v = append([]byte(nil), b[2:]...)
+	return nil
+}
+
+func init() { gogoproto.RegisterType((*sizedOut)(nil), "ttrpc.test.SizedOut") }
+
+// TestCodecXXXMarshalContract: the codec hands XXX_Marshal an empty slice
+// whose capacity is exactly XXX_Size(), after whatever the buffer already
+// holds, as gogo's proto.Marshal does.
+func TestCodecXXXMarshalContract(t *testing.T) {
+	c := codec{}
+	for _, prefix := range [][]byte{nil, []byte("0123456789")} {
+		buf := make([]byte, len(prefix), len(prefix)+4096)
+		copy(buf, prefix)
+		p, err := c.marshalInto(&buf, &sizedOut{v: []byte("hello")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append(append([]byte{}, prefix...), 0x0a, 5, 'h', 'e', 'l', 'l', 'o')
+		if !bytes.Equal(*p, want) {
+			t.Fatalf("prefix %q: got % x", prefix, *p)
+		}
+	}
+	var back sizedOut
+	if err := c.Unmarshal([]byte{0x0a, 2, 'h', 'i'}, &back); err != nil || string(back.v) != "hi" {
+		t.Fatalf("%q %v", back.v, err)
 	}
 }
