@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/containerd/ttrpc"
-	"golang.org/x/sys/unix"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 )
 
@@ -46,12 +45,6 @@ var (
 	_ ttrpc.UnaryClientInterceptor = func(context.Context, *ttrpc.Request, *ttrpc.Response, *ttrpc.UnaryClientInfo, ttrpc.Invoker) error {
 		return nil
 	}
-
-	_ ttrpc.Handshaker                         = ttrpc.UnixCredentialsFunc(nil)
-	_ ttrpc.UnixCredentialsFunc                = func(*unix.Ucred) error { return nil }
-	_ func(int, int) ttrpc.UnixCredentialsFunc = ttrpc.UnixSocketRequireUidGid
-	_ func() ttrpc.UnixCredentialsFunc         = ttrpc.UnixSocketRequireRoot
-	_ func() ttrpc.UnixCredentialsFunc         = ttrpc.UnixSocketRequireSameUser
 
 	_ map[string][]string                             = ttrpc.MD{}
 	_ func(ttrpc.MD, string) ([]string, bool)         = ttrpc.MD.Get

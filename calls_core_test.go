@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -238,7 +239,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 		t.Fatal("cancelled call did not return")
 	}
 	c.mu.Lock()
-	left := len(c.calls)
+	left := len(c.streams)
 	c.mu.Unlock()
 	if left != 0 {
 		t.Fatalf("%d calls left in the table", left)
@@ -450,6 +451,7 @@ func TestHandlerErrorsMapToCodes(t *testing.T) {
 		{errors.New("boom"), codes.Unknown},
 		{status.Error(codes.Aborted, "aborted"), codes.Aborted},
 		{fmt.Errorf("wrapped status: %w", status.Error(codes.Unavailable, "x")), codes.Unavailable},
+		{fmt.Errorf("create: %w", status.Error(codes.NotFound, "x")), codes.NotFound},
 		{detailed.Err(), codes.AlreadyExists},
 	}
 	var next atomic.Int32
@@ -467,12 +469,16 @@ func TestHandlerErrorsMapToCodes(t *testing.T) {
 		if st.Code() != tc.code {
 			t.Errorf("%v: code %v, want %v", tc.err, st.Code(), tc.code)
 		}
-		// A status error keeps its own message; any other error's text
-		// becomes the message.
+		// A status error keeps its own message; a wrapped one gives the
+		// whole text with its message in place of its error text ("create:
+		// x"); any other error's text becomes the message.
 		want := tc.err.Error()
-		var se interface{ GRPCStatus() *status.Status }
-		if errors.As(tc.err, &se) {
+		if se, ok := tc.err.(interface{ GRPCStatus() *status.Status }); ok {
 			want = se.GRPCStatus().Message()
+		} else if inner := errors.Unwrap(tc.err); inner != nil {
+			if st, ok := status.FromError(inner); ok {
+				want = strings.Replace(want, inner.Error(), st.Message(), 1)
+			}
 		}
 		if st.Message() != want {
 			t.Errorf("%v: message %q, want %q", tc.err, st.Message(), want)
@@ -491,8 +497,10 @@ func TestHandlerErrorsMapToCodes(t *testing.T) {
 	}
 }
 
-// TestNilResponse: a handler returning (nil, nil) is an error for the
-// caller, and a typed nil response is the empty message.
+// TestNilResponse: a handler returning a nil response and a nil error, be
+// the nil an interface or a typed pointer (a generated method's "return nil,
+// nil"), fails the call with UNKNOWN "ttrpc: marshal called with nil", as the
+// 1.0 line does.
 func TestNilResponse(t *testing.T) {
 	checkLeaks(t)
 	_, path := startServer(t, map[string]Method{
@@ -508,11 +516,10 @@ func TestNilResponse(t *testing.T) {
 	})
 	c := dial(t, path)
 	err := c.Call(testCtx(t), testService, "Nil", &types.Empty{}, &types.Empty{})
-	assertCode(t, err, codes.Internal, "")
+	assertCode(t, err, codes.Unknown, "ttrpc: marshal called with nil")
 	out := types.StringValue{Value: "old"}
-	if err := c.Call(testCtx(t), testService, "TypedNil", &types.Empty{}, &out); err != nil || out.Value != "" {
-		t.Fatalf("typed nil: %v %q", err, out.Value)
-	}
+	err = c.Call(testCtx(t), testService, "TypedNil", &types.Empty{}, &out)
+	assertCode(t, err, codes.Unknown, "ttrpc: marshal called with nil")
 	err = c.Call(testCtx(t), testService, "NotAMessage", &types.Empty{}, &types.Empty{})
 	assertCode(t, err, codes.Internal, "")
 	// Bad arguments on the client side are clear errors.

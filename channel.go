@@ -5,11 +5,8 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
-	"syscall"
 
 	"github.com/containerd/ttrpc/internal/bufpool"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // Framing: every message on a connection is a 10-byte header followed by
@@ -25,7 +22,26 @@ const (
 	messageTypeRequest  messageType = 0x1
 	messageTypeResponse messageType = 0x2
 	messageTypeData     messageType = 0x3
+
+	// Frame types of this module's flow control extension, sent only to
+	// peers that announced it (see PROTOCOL.md): a grant of window bytes
+	// for a stream, and a client's notice that it gave a stream up.
+	messageTypeWindow messageType = 0x4
+	messageTypeReset  messageType = 0x5
 )
+
+// requestWindowField is the Request field through which a client of this
+// module announces flow control on a stream: its value is the receive
+// window, in bytes, that the client grants the server. Servers of the
+// established library skip the unknown field.
+const requestWindowField = 1000
+
+// defaultWindow is the receive window each end grants per stream.
+const defaultWindow = 256 << 10
+
+// maxWindowGrant bounds one grant, and a window a peer announces, so that
+// credit arithmetic cannot overflow.
+const maxWindowGrant = 1 << 40
 
 // Flags of protocol 1.2 streaming. Unary requests and responses carry 0.
 const (
@@ -51,6 +67,11 @@ func putHeader(b []byte, h messageHeader) {
 	b[9] = h.Flags
 }
 
+// putStreamID fills in the stream id of a frame whose header is at b.
+func putStreamID(b []byte, id streamID) {
+	binary.BigEndian.PutUint32(b[4:8], uint32(id))
+}
+
 func readHeader(b []byte) messageHeader {
 	_ = b[messageHeaderLength-1]
 	return messageHeader{
@@ -61,22 +82,7 @@ func readHeader(b []byte) messageHeader {
 	}
 }
 
-// frameTooLargeError reports a frame longer than messageLengthMax. It is a
-// grpc status error (RESOURCE_EXHAUSTED), the status owed to the caller.
-type frameTooLargeError struct {
-	size int
-}
-
-func oversizeError(n int) error { return &frameTooLargeError{size: n} }
-
-func (e *frameTooLargeError) Error() string {
-	return e.GRPCStatus().Err().Error()
-}
-
-// GRPCStatus makes the error a grpc status error for status.FromError.
-func (e *frameTooLargeError) GRPCStatus() *status.Status {
-	return status.Newf(codes.ResourceExhausted, "message length %d exceed maximum message size of %d", e.size, messageLengthMax)
-}
+func oversizeError(n int) error { return &OversizedMessageErr{length: n} }
 
 // The largest buffer a frame reader commits to before the bytes arrive. A
 // peer that announces 4 MiB and then stalls costs at most this much plus what
@@ -174,21 +180,6 @@ func (r *frameReader) read() (messageHeader, *[]byte, error) {
 		bufpool.Put(p)
 		r.body = np
 	}
-}
-
-// netSocket returns conn if it is a unix or TCP socket of package net, nil
-// otherwise. On these the descriptor is non-blocking, a read deadline
-// interrupts a blocked read at once, and handing work between goroutines
-// costs a thread wakeup: the client's direct writes and self-reading callers
-// and the server's inline runs are limited to them.
-func netSocket(conn net.Conn) syscall.Conn {
-	switch conn := conn.(type) {
-	case *net.UnixConn:
-		return conn
-	case *net.TCPConn:
-		return conn
-	}
-	return nil
 }
 
 // noEOF turns an EOF in the middle of a frame into ErrUnexpectedEOF.

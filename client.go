@@ -2,66 +2,72 @@ package ttrpc
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
+	"reflect"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
 	"github.com/containerd/ttrpc/internal/bufpool"
+	"github.com/containerd/ttrpc/internal/flow"
 	"github.com/containerd/ttrpc/internal/wire"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
 // ErrClosed is returned by calls made on, or pending on, a client whose
-// connection is closed or broken.
+// connection is closed or broken, and by a client whose server refused its
+// connection during the handshake (the server then simply closes it).
 var ErrClosed = errors.New("ttrpc: closed")
 
-// Client makes calls over one connection. Calls from many goroutines are
-// multiplexed on it, each on its own stream id.
+// errNilConn is what every call of a client made by NewClient(nil) returns.
+var errNilConn = fmt.Errorf("%w: NewClient was given a nil net.Conn", ErrClosed)
+
+// Client makes calls over one connection, which it owns. It is safe for use
+// by many goroutines at once: their calls and streams share the connection,
+// each on its own stream id, and a slow one does not hold up the others.
 //
-// Three pieces of state, three owners: the call table (calls, nextID) is
-// guarded by mu; the write side belongs to whoever holds the write token (the
-// sender goroutine, or a lone caller; see client_send.go); the read side
-// belongs to the receiver goroutine or, while calls come one at a time, to
-// the caller waiting for its reply (see client_recv.go). Whoever reads hands
-// other calls' replies to them through their buffered channels, so it never
-// blocks on a caller or on writing.
+// Call makes a unary call; NewStream opens a stream. Both fail with ErrClosed
+// once the connection is closed or broken, and with the context's error when
+// their ctx ends first. Close the client when done with it; the function
+// given WithOnClose runs once the client has shut down, whatever the cause.
 type Client struct {
-	conn        net.Conn
-	reader      *frameReader
-	interceptor UnaryClientInterceptor
+	// How a call travels, in this file and four others:
+	//   - client.go: the table of open streams (a unary call is a stream of
+	//     one request and one response) and the calls that use it;
+	//   - client_send.go: the write side, which puts frames on the wire in
+	//     the order their stream ids were taken;
+	//   - client_recv.go: the read side, which hands each frame to its
+	//     stream's queue;
+	//   - client_stream.go: streams and their flow control.
+	conn   net.Conn
+	reader *frameReader
+
+	unaryInterceptor  UnaryClientInterceptor
+	streamInterceptor ClientStreamInterceptor
+	unaryChain        []UnaryClientInterceptor
+	streamChain       []ClientStreamInterceptor
 
 	userCloseFunc   func()
 	userCloseWaitCh chan struct{}
+	done            chan struct{} // closed when the client shuts down
+	closeOnce       sync.Once
+	closeErr        error // what calls fail with once done is closed
 
-	sendq chan sendItem
-	done  chan struct{} // closed when the client shuts down
+	budget *flow.Budget // bytes streams' queues may hold beyond their windows
+	window int64        // receive window offered to servers on each stream
 
-	// The write side is owned by whoever holds the token in wtoken: the
-	// sender goroutine, or a caller writing its own frame directly when the
-	// sender is idle (see writeDirect). A direct writer that cannot finish
-	// its frame without blocking passes the rest, and the token with it, to
-	// the sender through handoff.
-	wtoken    chan struct{}
-	handoff   chan sendItem
-	raw       syscall.RawConn // nil when conn has no non-blocking fd
-	rawFn     func(fd uintptr) bool
-	rawBuf    []byte // state of the current direct write, owned by the token holder
-	rawN      int
-	rawErr    error
-	closeOnce sync.Once
-
-	mu     sync.Mutex
-	closed bool
-	nextID streamID
-	calls  map[streamID]*call
-	rd     readSide // who reads; guarded by mu
-	rwake  chan struct{}
+	// mu guards the stream table, the write queue (client_send.go) and the
+	// read side's ownership (client_recv.go).
+	mu      sync.Mutex
+	closed  bool
+	nextID  streamID
+	streams map[streamID]*clientStream
+	ws      writeSide
+	rd      readSide
+	rwake   chan struct{}
 }
 
 // ClientOpts configures a Client in NewClient.
@@ -70,47 +76,106 @@ type ClientOpts func(c *Client)
 // WithOnClose registers a function that runs once when the client shuts down,
 // whether by Close or because the connection failed.
 func WithOnClose(onClose func()) ClientOpts {
-	return func(c *Client) { c.userCloseFunc = onClose }
+	return func(c *Client) {
+		if onClose != nil {
+			c.userCloseFunc = onClose
+		}
+	}
 }
 
-// WithUnaryClientInterceptor makes the client run i around every call.
+// WithUnaryClientInterceptor makes the client run i around every call. It
+// is the outermost interceptor, around any installed with
+// WithChainUnaryClientInterceptor; given twice, the later one wins.
 func WithUnaryClientInterceptor(i UnaryClientInterceptor) ClientOpts {
-	return func(c *Client) { c.interceptor = i }
+	return func(c *Client) { c.unaryInterceptor = i }
 }
 
-// NewClient starts a client on conn. The client owns conn from now on and
-// closes it in Close.
+// WithChainUnaryClientInterceptor makes the client run interceptors around
+// every call, the first outermost. Several of these options add up, in the
+// order given.
+func WithChainUnaryClientInterceptor(interceptors ...UnaryClientInterceptor) ClientOpts {
+	return func(c *Client) { c.unaryChain = append(c.unaryChain, interceptors...) }
+}
+
+// WithClientStreamInterceptor makes the client run i around the opening of
+// every stream (NewStream). It is the outermost, around any installed with
+// WithChainClientStreamInterceptor; given twice, the later one wins.
+func WithClientStreamInterceptor(i ClientStreamInterceptor) ClientOpts {
+	return func(c *Client) { c.streamInterceptor = i }
+}
+
+// WithChainClientStreamInterceptor makes the client run interceptors around
+// the opening of every stream, the first outermost.
+func WithChainClientStreamInterceptor(interceptors ...ClientStreamInterceptor) ClientOpts {
+	return func(c *Client) { c.streamChain = append(c.streamChain, interceptors...) }
+}
+
+// WithClientStreamBuffer sets how many bytes of received stream messages the
+// client may hold for streams whose readers are slow, beyond what per-stream
+// flow control already bounds (default 16 MiB). Servers of the established
+// library send without flow control; when their streams' unread messages
+// exceed this, the client stops reading the connection, and so delays its
+// other calls, until the streams' readers catch up. bytes <= 0 means no limit.
+func WithClientStreamBuffer(bytes int) ClientOpts {
+	return func(c *Client) { c.budget = flow.NewBudget(bytes) }
+}
+
+// defaultStreamBuffer is the default per-connection budget for stream
+// messages held beyond their windows, on both ends.
+const defaultStreamBuffer = 16 << 20
+
+// NewClient starts a client on conn and returns it. The client owns conn from
+// now on and closes it in Close. A nil conn gives a client that is closed
+// already: its calls fail with an error that wraps ErrClosed and says why.
 func NewClient(conn net.Conn, opts ...ClientOpts) *Client {
 	c := &Client{
 		conn:            conn,
-		reader:          newFrameReader(conn),
 		userCloseFunc:   func() {},
 		userCloseWaitCh: make(chan struct{}),
-		sendq:           make(chan sendItem, 128),
 		done:            make(chan struct{}),
-		wtoken:          make(chan struct{}, 1),
-		handoff:         make(chan sendItem, 1),
+		closeErr:        ErrClosed,
+		budget:          flow.NewBudget(defaultStreamBuffer),
+		window:          defaultWindow,
 		nextID:          1,
-		calls:           make(map[streamID]*call),
+		streams:         make(map[streamID]*clientStream),
 		rwake:           make(chan struct{}, 1),
 	}
-	c.wtoken <- struct{}{}
-	c.initDirectWrite()
-	c.rd.owner = readerReceiver // watch the connection from the start
-	c.rwake <- struct{}{}
+	c.ws.wake = make(chan struct{}, 1)
 	for _, o := range opts {
 		o(c)
 	}
+	c.unaryInterceptor = chainUnaryClient(c.unaryInterceptor, c.unaryChain)
+	c.streamInterceptor = chainStreamClient(c.streamInterceptor, c.streamChain)
+	if conn == nil {
+		c.closeErr = errNilConn
+		c.closed = true
+		close(c.done)
+		go func() {
+			c.userCloseFunc()
+			close(c.userCloseWaitCh)
+		}()
+		return c
+	}
+	c.reader = newFrameReader(conn)
+	c.initDirectWrite()
+	c.rd.owner = readerReceiver // watch the connection from the start
+	c.rwake <- struct{}{}
 	go c.receive()
 	go c.send()
 	return c
 }
 
-// Call sends req to service/method and decodes the reply into resp. A non-OK
-// reply status comes back as a grpc status error; a closed or broken
-// connection as ErrClosed; an ended ctx as ctx.Err().
+// Call makes a unary call: it sends req to service/method and decodes the
+// reply into resp, which must be a non-nil pointer to a message. A non-OK
+// reply status comes back as a grpc status error (status.FromError gives its
+// code, message and details); a closed or broken connection as ErrClosed;
+// an ended ctx as ctx.Err(). ctx's deadline and metadata (WithMetadata) go
+// to the server with the request.
 func (c *Client) Call(ctx context.Context, service, method string, req, resp interface{}) error {
-	if c.interceptor == nil {
+	if err := checkResp(resp); err != nil {
+		return err
+	}
+	if c.unaryInterceptor == nil {
 		return c.call(ctx, service, method, req, resp)
 	}
 	payload, err := codec{}.Marshal(req)
@@ -128,10 +193,20 @@ func (c *Client) Call(ctx context.Context, service, method string, req, resp int
 	}
 	cresp := &Response{}
 	info := &UnaryClientInfo{FullMethod: fullMethod(service, method)}
-	if err := c.interceptor(ctx, creq, cresp, info, c.dispatch); err != nil {
+	if err := c.unaryInterceptor(ctx, creq, cresp, info, c.dispatch); err != nil {
 		return err
 	}
 	return decodeResult(cresp, resp)
+}
+
+// checkResp refuses, before anything is sent, a resp that no reply could be
+// decoded into.
+func checkResp(resp interface{}) error {
+	v := reflect.ValueOf(resp)
+	if !v.IsValid() || v.Kind() != reflect.Ptr || v.IsNil() {
+		return fmt.Errorf("ttrpc: Call needs a non-nil pointer to a message to decode the reply into, not %T", resp)
+	}
+	return nil
 }
 
 // call is Call without an interceptor: the request frame is built around the
@@ -144,7 +219,7 @@ func (c *Client) call(ctx context.Context, service, method string, req, resp int
 	if err := checkUTF8(service, method, md, nil); err != nil {
 		return err
 	}
-	frame, start, err := encodeRequestFrame(service, method, req, timeoutNano(ctx), md)
+	frame, start, err := encodeRequestFrame(service, method, req, timeoutNano(ctx), md, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -160,7 +235,9 @@ func (c *Client) call(ctx context.Context, service, method string, req, resp int
 	return decodeResult(&r, resp)
 }
 
-// dispatch is the Invoker handed to client interceptors.
+// dispatch is the Invoker at the end of the client's interceptor chain. It
+// fills in resp from the reply and returns nil even when the reply carries
+// an error status: that is in resp.Status, for Call to return.
 func (c *Client) dispatch(ctx context.Context, req *Request, resp *Response) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -183,6 +260,93 @@ func (c *Client) dispatch(ctx context.Context, req *Request, resp *Response) err
 		return status.Errorf(codes.Internal, "ttrpc: invalid response: %v", err)
 	}
 	return nil
+}
+
+// roundTrip opens a unary stream with the request frame and waits for the
+// response frame's data. The frame belongs to roundTrip from the start.
+func (c *Client) roundTrip(ctx context.Context, frame *[]byte, start int) (*[]byte, error) {
+	s := getUnaryStream(c)
+	if err := c.open(s, frame, start); err != nil {
+		putUnaryStream(s)
+		return nil, err
+	}
+	f, err := c.await(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	putUnaryStream(s)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return f.p, nil
+}
+
+// await waits for the first frame of unary stream s: reading it from the
+// connection itself when nobody else reads (client_recv.go), or from its
+// queue. If ctx ends first, s is abandoned: its request, unless already
+// begun, is never written, and a late reply is dropped.
+func (c *Client) await(ctx context.Context, s *clientStream) (inFrame, error) {
+	if c.lead(s) {
+		return c.readOwn(ctx, s)
+	}
+	return c.awaitQueue(ctx, s)
+}
+
+// awaitQueue is await for a caller whose frame another goroutine delivers.
+func (c *Client) awaitQueue(ctx context.Context, s *clientStream) (inFrame, error) {
+	for {
+		if f, _, ok, _ := s.in.TryPop(); ok {
+			return f, nil
+		}
+		select {
+		case <-s.in.Ready():
+		case <-c.done:
+			if f, _, ok, _ := s.in.TryPop(); ok { // the reply won the race with the close
+				return f, nil
+			}
+			return inFrame{}, c.closeErr
+		case <-ctx.Done():
+			c.abandon(s)
+			return inFrame{}, ctx.Err()
+		}
+	}
+}
+
+// open enters s in the stream table under a new stream id and sends its
+// request frame. The id is taken under the same lock that orders the write
+// queue, so request frames leave in increasing id order whoever writes them:
+// servers of the established 1.2 line refuse an id below one they have seen.
+func (c *Client) open(s *clientStream, frame *[]byte, start int) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		bufpool.Put(frame)
+		return c.closeErr
+	}
+	for {
+		id := c.nextID
+		c.nextID += 2 // odd ids only; wraps from 2^32-1 to 1
+		if _, busy := c.streams[id]; !busy {
+			s.id = id
+			c.streams[id] = s
+			break
+		}
+	}
+	putStreamID((*frame)[start:], s.id)
+	c.writeLocked(outFrame{s: s, frame: frame, start: start, kind: frameOpen})
+	return nil
+}
+
+// abandon takes s out of the stream table: frames of s not yet begun are
+// not written, and frames that arrive for it are dropped.
+func (c *Client) abandon(s *clientStream) {
+	s.abandoned.Store(true)
+	c.mu.Lock()
+	if c.streams[s.id] == s {
+		delete(c.streams, s.id)
+	}
+	c.mu.Unlock()
+	s.in.Abort(context.Canceled)
 }
 
 // checkUTF8 refuses strings that protobuf requires to be UTF-8 but are not:
@@ -236,9 +400,10 @@ func timeoutNano(ctx context.Context) int64 {
 // length, then the payload marshaled in place. Once the payload's length is
 // known the bytes before it are shifted right so the length is written in its
 // shortest (canonical) form, and the frame starts shiftRoom-shift bytes in.
+// A nil msg sends no payload.
 const shiftRoom = 5
 
-func encodeRequestFrame(service, method string, msg interface{}, timeout int64, md MD) (*[]byte, int, error) {
+func encodeRequestFrame(service, method string, msg interface{}, timeout int64, md MD, window int64, flags uint8) (*[]byte, int, error) {
 	p := bufpool.Get(shiftRoom + messageHeaderLength + 2*wire.SizeBytes(len(service)+len(method)) + 6 + 512)
 	b := (*p)[:shiftRoom+messageHeaderLength]
 	if service != "" {
@@ -250,10 +415,13 @@ func encodeRequestFrame(service, method string, msg interface{}, timeout int64, 
 	tagAt := len(b)
 	b = append(b, 3<<3|wire.TypeBytes, 0, 0, 0, 0, 0)
 	*p = b
-	p, err := codec{}.marshalInto(p, msg)
-	if err != nil {
-		bufpool.Put(p)
-		return nil, 0, err
+	if msg != nil {
+		var err error
+		p, err = codec{}.marshalInto(p, msg)
+		if err != nil {
+			bufpool.Put(p)
+			return nil, 0, err
+		}
 	}
 	b = *p
 	start := shiftRoom
@@ -279,6 +447,9 @@ func encodeRequestFrame(service, method string, msg interface{}, timeout int64, 
 			extra += wire.SizeBytes(kv.Size())
 		}
 	}
+	if window > 0 {
+		extra += wire.SizeVarint(requestWindowField<<3) + wire.SizeVarint(uint64(window))
+	}
 	if extra > 0 {
 		*p = b
 		p = ensure(p, extra)
@@ -295,141 +466,40 @@ func encodeRequestFrame(service, method string, msg interface{}, timeout int64, 
 				b = kv.appendTo(b)
 			}
 		}
+		if window > 0 {
+			b = wire.AppendTag(b, requestWindowField, wire.TypeVarint)
+			b = wire.AppendVarint(b, uint64(window))
+		}
 	}
 	*p = b
-	if err := finishFrame(b[start:], 0, messageTypeRequest, 0); err != nil {
+	if err := finishFrame(b[start:], 0, messageTypeRequest, flags); err != nil {
 		bufpool.Put(p)
 		return nil, 0, err
 	}
 	return p, start, nil
 }
 
-// A call is one request waiting for its reply. Calls are reused once they
-// complete normally; abandoned ones are left to the garbage collector, since
-// the sender or receiver may still hold them.
-type call struct {
-	id    streamID
-	state atomic.Int32
-	resp  chan callResult // capacity 1: delivery never blocks
-
-	// For a call that reads its own reply (client_recv.go): the client, and
-	// the function that interrupts the read, made once per pooled call so
-	// that arming it with context.AfterFunc costs no closure per call.
-	client    *Client
-	interrupt func()
-}
-
-// States of a call's request frame, moved on by compare-and-swap between the
-// caller (which may abandon it) and the sender (which may claim it).
-const (
-	callQueued int32 = iota
-	callSending
-	callAbandoned
-)
-
-type callResult struct {
-	p   *[]byte
-	err error
-}
-
-var callPool = sync.Pool{New: func() interface{} {
-	cl := &call{resp: make(chan callResult, 1)}
-	cl.interrupt = func() { cl.client.interrupt(cl) }
-	return cl
-}}
-
-// roundTrip sends the frame (whose stream id it fills in) and waits for the
-// reply frame. The frame belongs to roundTrip from the start.
-func (c *Client) roundTrip(ctx context.Context, frame *[]byte, start int) (*[]byte, error) {
-	cl := callPool.Get().(*call)
-	alone, err := c.register(cl)
-	if err != nil {
-		bufpool.Put(frame)
-		callPool.Put(cl)
-		return nil, err
-	}
-	binary.BigEndian.PutUint32((*frame)[start+4:], uint32(cl.id))
-	cl.state.Store(callQueued)
-
-	// A lone call writes its own frame; concurrent ones go through the
-	// sender, which batches them into one writev.
-	if !alone || !c.writeDirect(cl, frame, start) {
-		select {
-		case c.sendq <- sendItem{cl: cl, frame: frame, start: start}:
-		case <-ctx.Done():
-			c.forget(cl)
-			bufpool.Put(frame)
-			return nil, ctx.Err()
-		case <-c.done:
-			bufpool.Put(frame)
-			return nil, ErrClosed
-		}
-	}
-
-	if c.lead(cl) {
-		return c.readOwn(ctx, cl)
-	}
-	select {
-	case r := <-cl.resp:
-		callPool.Put(cl)
-		return r.p, r.err
-	case <-c.done:
-		select {
-		case r := <-cl.resp: // the reply won the race with the close
-			return r.p, r.err
-		default:
-			return nil, ErrClosed
-		}
-	case <-ctx.Done():
-		c.forget(cl)
-		// If the sender has not started on the frame it will skip it; if it
-		// has, it finishes it so the stream stays in sync. Either way the
-		// caller returns now.
-		cl.state.CompareAndSwap(callQueued, callAbandoned)
-		return nil, ctx.Err()
-	}
-}
-
-// register gives cl a stream id and enters it in the call table. It reports
-// whether cl is the only call in flight.
-func (c *Client) register(cl *call) (bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return false, ErrClosed
-	}
-	for {
-		id := c.nextID
-		c.nextID += 2 // odd ids only; wraps from 2^32-1 to 1
-		if _, busy := c.calls[id]; !busy {
-			cl.id = id
-			c.calls[id] = cl
-			return len(c.calls) == 1, nil
-		}
-	}
-}
-
-func (c *Client) forget(cl *call) {
-	c.mu.Lock()
-	if c.calls[cl.id] == cl {
-		delete(c.calls, cl.id)
-	}
-	c.mu.Unlock()
-}
-
 // shutdown closes the client once: later and pending calls fail with
-// ErrClosed, and closing the connection ends receive.
+// ErrClosed, every stream's queue ends, and closing the connection ends the
+// receiver.
 func (c *Client) shutdown() {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closed = true
-		c.calls = nil
+		streams := c.streams
+		c.streams = nil
 		if c.rd.lease != nil {
 			c.rd.lease.Stop()
 		}
 		c.mu.Unlock()
 		close(c.done)
-		c.conn.Close()
+		if c.conn != nil {
+			c.conn.Close()
+		}
+		for _, s := range streams {
+			s.remoteEnded()
+			s.in.Close(c.closeErr)
+		}
 	})
 }
 
@@ -441,7 +511,7 @@ func (c *Client) Close() error {
 }
 
 // UserOnCloseWait waits until the function given with WithOnClose has run
-// after the client shut down, or until ctx ends.
+// after the client shut down, or until ctx ends (it then returns ctx.Err()).
 func (c *Client) UserOnCloseWait(ctx context.Context) error {
 	select {
 	case <-c.userCloseWaitCh:

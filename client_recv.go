@@ -46,8 +46,8 @@ const (
 // readSide records who reads. It is guarded by Client.mu.
 type readSide struct {
 	owner       int
-	call        *call // with readerCaller
-	interrupted bool  // a read deadline was set to stop call's read
+	call        *clientStream // with readerCaller
+	interrupted bool          // a read deadline was set to stop call's read
 
 	releases  uint64      // times the read side went to readerNone
 	leaseSeen uint64      // releases when the lease timer was last armed
@@ -75,149 +75,181 @@ func (c *Client) receive() {
 	}
 }
 
-// nextReply reads frames until one answers a stream: a reply, or the
-// RESOURCE_EXHAUSTED error owed to the call whose reply was too large (the
-// oversized frame was skipped and the stream is still in sync). Frames of
-// other types are dropped. An error means the read failed: the stream is
-// broken, or a read deadline interrupted it (the frame reader keeps its
-// place).
-func (c *Client) nextReply() (streamID, callResult, error) {
+// nextFrame reads the next frame that can mean something to a stream: a
+// response, a data frame or a window grant, or the RESOURCE_EXHAUSTED error
+// owed to the stream whose frame was too large (the frame was skipped and
+// the connection is still in sync). Frames of other types are dropped. An
+// error means the read failed: the connection is broken, or a read deadline
+// interrupted it (the frame reader keeps its place).
+func (c *Client) nextFrame() (messageHeader, inFrame, error) {
 	for {
 		h, p, err := c.reader.read()
 		if err != nil {
-			var tooLarge *frameTooLargeError
+			var tooLarge *OversizedMessageErr
 			if !errors.As(err, &tooLarge) {
-				return 0, callResult{}, err
+				return h, inFrame{}, err
 			}
-			if h.Type == messageTypeResponse {
-				return h.StreamID, callResult{err: err}, nil
+			if h.Type == messageTypeResponse || h.Type == messageTypeData {
+				return h, inFrame{typ: h.Type, flags: h.Flags, err: err}, nil
 			}
 			continue
 		}
-		if h.Type != messageTypeResponse {
-			slog.Debug("ttrpc: client dropping frame of unexpected type", "type", h.Type, "stream", h.StreamID)
-			bufpool.Put(p)
-			continue
+		switch h.Type {
+		case messageTypeResponse, messageTypeData, messageTypeWindow:
+			return h, inFrame{p: p, typ: h.Type, flags: h.Flags}, nil
 		}
-		return h.StreamID, callResult{p: p}, nil
+		slog.Debug("ttrpc: client dropping frame of unexpected type", "type", h.Type, "stream", h.StreamID)
+		bufpool.Put(p)
 	}
 }
 
-// receiveUntilIdle reads and delivers replies until it lets go of the read
-// side, which it does when no call is left waiting. It reports false when
+// receiveUntilIdle reads and delivers frames until it lets go of the read
+// side, which it does when no stream is left open. It reports false when
 // the connection failed and the client shut down.
 func (c *Client) receiveUntilIdle() bool {
 	for {
-		id, r, err := c.nextReply()
+		h, f, err := c.nextFrame()
 		if err != nil {
 			c.shutdown()
 			return false
 		}
-		if c.deliver(id, r) {
+		released, full := c.deliver(h, f)
+		if released {
 			return true
+		}
+		if full && !c.budget.Wait(c.done) {
+			return false
 		}
 	}
 }
 
-// deliver hands a reply to its call. Called by the receiver, it reports
-// whether the receiver gave up the read side because that was the last call
-// waiting. (Frames for no call, such as late replies to calls that gave up,
-// do not make it let go: it goes on reading, as it does to watch an idle
-// connection, rather than leave them in the socket.)
-func (c *Client) deliver(id streamID, r callResult) (released bool) {
+// deliver hands a frame to its stream. A response, or a data frame that
+// closes the server's side, is the last frame of its stream, which leaves
+// the stream table then. deliver reports whether the receiver (when it is
+// the one delivering) gave up the read side because no stream is left open,
+// and whether the connection's budget for queued messages is spent, in
+// which case the reader must wait before reading on. (Frames for no stream,
+// such as late replies to calls that gave up, do not make the receiver let
+// go: it goes on reading, as it does to watch an idle connection, rather
+// than leave them in the socket.)
+func (c *Client) deliver(h messageHeader, f inFrame) (released, full bool) {
+	last := h.Type == messageTypeResponse || f.err != nil ||
+		(h.Type == messageTypeData && h.Flags&flagRemoteClosed != 0)
 	c.mu.Lock()
-	cl := c.calls[id]
-	delete(c.calls, id)
-	if cl != nil && c.rd.owner == readerReceiver && len(c.calls) == 0 && c.raw != nil && !c.closed {
-		c.releaseLocked()
-		released = true
+	s := c.streams[h.StreamID]
+	if s != nil && s.credit == nil && h.Type != messageTypeResponse {
+		// A unary call takes nothing but its response; a server that
+		// sends it anything else is ignored (late or stray frames).
+		s = nil
+	}
+	if s != nil && last {
+		delete(c.streams, h.StreamID)
+		if c.rd.owner == readerReceiver && len(c.streams) == 0 && c.ws.direct.ok() && !c.closed {
+			c.releaseLocked()
+			released = true
+		}
 	}
 	c.mu.Unlock()
-	if cl == nil {
+	if s == nil {
 		// Most often the reply of a call that gave up (deadline, cancel).
-		slog.Debug("ttrpc: dropping reply for unknown stream", "stream", id)
-		bufpool.Put(r.p)
-		return released
+		slog.Debug("ttrpc: dropping frame for unknown stream", "stream", h.StreamID, "type", h.Type)
+		bufpool.Put(f.p)
+		return released, false
 	}
-	cl.resp <- r
-	return released
+	if h.Type == messageTypeWindow {
+		s.granted(f.p)
+		return released, false
+	}
+	if last {
+		s.remoteEnded()
+	}
+	s.in.Push(f, f.size())
+	return released, c.budget.Over()
 }
 
-// lead makes cl the reader if nobody reads and its reply has not been
+// lead makes s the reader if nobody reads and its reply has not been
 // delivered already.
-func (c *Client) lead(cl *call) bool {
-	if c.raw == nil {
+func (c *Client) lead(s *clientStream) bool {
+	if !c.ws.direct.ok() {
 		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.rd.owner != readerNone || c.closed || c.calls[cl.id] != cl {
+	if c.rd.owner != readerNone || c.closed || c.streams[s.id] != s {
 		return false
 	}
 	c.rd.owner = readerCaller
-	c.rd.call = cl
+	c.rd.call = s
 	return true
 }
 
-// readOwn is roundTrip's wait for a caller that reads: it reads frames,
-// delivering other calls' replies, until its own arrives, its context ends,
-// or the connection fails. It then passes the read side on.
-func (c *Client) readOwn(ctx context.Context, cl *call) (*[]byte, error) {
+// readOwn is await for a caller that reads: it reads frames, delivering
+// each to its stream, until one arrives for s, its context ends, or the
+// connection fails. It then passes the read side on.
+func (c *Client) readOwn(ctx context.Context, s *clientStream) (inFrame, error) {
 	var stop func() bool
 	if ctx.Done() != nil {
-		cl.client = c
-		stop = context.AfterFunc(ctx, cl.interrupt)
+		stop = context.AfterFunc(ctx, s.interrupt)
 	}
-	// finish passes the read side on. A completed call goes back to the
-	// pool, but only if the interrupt function can no longer run, since it
-	// compares against cl; an abandoned one may still be held by the sender.
-	finish := func(completed bool) {
+	// finish passes the read side on. The interrupt function compares
+	// against s, so s may go back to the pool only once it can no longer
+	// run; otherwise the caller must not reuse s (reused reports which).
+	finish := func() (reusable bool) {
 		c.mu.Lock()
-		if c.calls[cl.id] == cl {
-			delete(c.calls, cl.id)
-		}
 		c.passReadSideLocked()
 		c.mu.Unlock()
-		if (stop == nil || stop()) && completed {
-			cl.client = nil
-			callPool.Put(cl)
-		}
+		return stop == nil || stop()
 	}
 	for {
-		id, r, err := c.nextReply()
+		h, f, err := c.nextFrame()
 		switch {
-		case err == nil && id == cl.id:
-			finish(true)
-			return r.p, r.err
 		case err == nil:
-			c.deliver(id, r)
+			_, full := c.deliver(h, f)
+			if r, _, ok, _ := s.in.TryPop(); ok {
+				if !finish() {
+					s.pinned = true
+				}
+				return r, nil
+			}
+			if full {
+				// Let the receiver wait for the streams' readers;
+				// ours is the queue.
+				finish()
+				s.pinned = true
+				return c.awaitQueue(ctx, s)
+			}
 		case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil:
-			// Interrupted: give up the call, keep the stream. A frame
-			// the sender has not begun is skipped; one it has is finished.
-			cl.state.CompareAndSwap(callQueued, callAbandoned)
-			finish(false)
-			return nil, ctx.Err()
+			// Interrupted: give up the call, keep the connection. A
+			// frame the writer has not begun is skipped; one it has is
+			// finished.
+			c.abandon(s)
+			finish()
+			return inFrame{}, ctx.Err()
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			// A deadline that is not ours: nothing to give up for.
 			if err := c.conn.SetReadDeadline(time.Time{}); err != nil {
 				c.shutdown()
-				return nil, ErrClosed
+				return inFrame{}, c.closeErr
 			}
 		default:
-			// The stream is broken. The receiver, waiting for the read
-			// side, sees the shutdown and runs the on-close function.
+			// The connection is broken. The receiver, waiting for the
+			// read side, sees the shutdown and runs the on-close function.
 			c.shutdown()
-			return nil, ErrClosed
+			finish()
+			if r, _, ok, _ := s.in.TryPop(); ok {
+				return r, nil
+			}
+			return inFrame{}, c.closeErr
 		}
 	}
 }
 
-// interrupt stops cl's read, if cl is reading, by setting a read deadline
-// in the past. It runs when cl's context ends.
-func (c *Client) interrupt(cl *call) {
+// interrupt stops s's read, if s is reading, by setting a read deadline
+// in the past. It runs when s's context ends.
+func (c *Client) interrupt(s *clientStream) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.rd.owner == readerCaller && c.rd.call == cl && !c.rd.interrupted {
+	if c.rd.owner == readerCaller && c.rd.call == s && !c.rd.interrupted {
 		c.rd.interrupted = true
 		if err := c.conn.SetReadDeadline(time.Unix(1, 0)); err != nil {
 			// Cannot interrupt the read: the caller would hang, so
@@ -241,7 +273,7 @@ func (c *Client) passReadSideLocked() {
 		c.rd.owner = readerNone
 		return
 	}
-	if len(c.calls) == 0 {
+	if len(c.streams) == 0 {
 		c.releaseLocked()
 		return
 	}

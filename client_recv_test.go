@@ -51,7 +51,7 @@ func (f *fakeServer) reply(id streamID, value []byte) []byte {
 	return *p
 }
 
-func (c *Client) readOwner() (int, *call) {
+func (c *Client) readOwner() (int, *clientStream) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.rd.owner, c.rd.call

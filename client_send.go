@@ -1,185 +1,249 @@
 package ttrpc
 
 import (
+	"context"
 	"net"
-	"syscall"
 
 	"github.com/containerd/ttrpc/internal/bufpool"
 )
 
-// This file holds the write side of a Client. At any moment one goroutine
-// owns it, by holding the write token: normally the sender goroutine, which
-// batches queued frames into one writev; or, when a call is alone, the caller
-// itself, which writes without blocking and hands whatever the socket did not
-// take to the sender. Either way a frame, once started, is finished, so the
-// stream stays in sync even when its caller has given up.
+// This file holds the write side of a Client: one FIFO of frames, guarded by
+// Client.mu, and at most one writer at a time.
+//
+// Frames join the queue in the order their callers took the lock, and a
+// request frame takes its stream id under that same lock, so frames leave in
+// queue order and request ids leave increasing. The writer is normally the
+// sender goroutine, which writes whatever has queued up with one writev.
+// But when the queue is empty and nobody writes, a caller on a kernel socket
+// writes its own frame without blocking, saving two goroutine switches; what
+// the socket does not take at once goes back to the head of the queue, for
+// the sender. Either way a frame, once begun, is finished, so the connection
+// stays in sync even when its caller has given up.
 
-// sendItem is a request frame queued for the sender.
-type sendItem struct {
-	cl    *call
+// Kinds of queued frames.
+const (
+	frameOpen    = iota // a stream's request frame
+	frameData           // a stream's data frame
+	frameControl        // a window grant or reset: written only if the stream was opened on the wire
+	frameRest           // the unwritten end of a frame begun by a direct writer: always written
+)
+
+// outFrame is a frame waiting for the writer.
+type outFrame struct {
+	s     *clientStream
 	frame *[]byte
-	start int
+	start int // the frame is (*frame)[start:]
+	kind  uint8
 }
 
-// initDirectWrite enables writeDirect for the kernel sockets of package net,
-// whose descriptors are non-blocking. Other conns always go through the
-// sender goroutine.
-func (c *Client) initDirectWrite() {
-	sc := netSocket(c.conn)
-	if sc == nil {
+// writeSide is the state of the write side. Its fields are guarded by
+// Client.mu, except those the comments give to the writer.
+type writeSide struct {
+	queue   []outFrame
+	writing bool          // a writer owns the write side
+	queued  int           // bytes in queue
+	space   chan struct{} // closed when queued drops below maxQueued; nil if nobody waits
+	wake    chan struct{} // capacity 1: hands the write side to the sender goroutine
+
+	// Direct writes (client_send_unix.go). Set up once by initDirectWrite,
+	// then used by the writer only.
+	direct directWriter
+}
+
+// maxQueued bounds the bytes of stream data frames queued for writing: a
+// stream's SendMsg waits while more are queued, so a sender that outruns the
+// connection does not fill memory.
+const maxQueued = 1 << 20
+
+// writeLocked queues a frame, or writes it at once from the calling
+// goroutine when nobody else writes. c.mu is held, and is released.
+func (c *Client) writeLocked(of outFrame) {
+	ws := &c.ws
+	if !ws.writing && len(ws.queue) == 0 && ws.direct.ok() {
+		ws.writing = true
+		c.mu.Unlock()
+		c.writeDirect(of)
 		return
 	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
+	ws.queue = append(ws.queue, of)
+	ws.queued += len(*of.frame) - of.start
+	if !ws.writing {
+		ws.writing = true
+		ws.wake <- struct{}{} // cannot block: only the writing flag's setter sends
+	}
+	c.mu.Unlock()
+}
+
+// write queues a frame from a goroutine that does not hold c.mu. A frame for
+// a closed client is dropped.
+func (c *Client) write(of outFrame) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		bufpool.Put(of.frame)
 		return
 	}
-	c.raw = raw
-	c.rawFn = c.rawWrite
+	c.writeLocked(of)
 }
 
-// rawWrite writes c.rawBuf with non-blocking write calls until it is all out
-// or the socket is full. It never waits: returning true stops RawConn.Write
-// from polling for writability.
-func (c *Client) rawWrite(fd uintptr) bool {
-	for c.rawN < len(c.rawBuf) {
-		n, err := syscall.Write(int(fd), c.rawBuf[c.rawN:])
-		if n > 0 {
-			c.rawN += n
+// waitQueueSpace waits while the write queue holds more than maxQueued
+// bytes.
+func (c *Client) waitQueueSpace(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return c.closeErr
 		}
-		if err == syscall.EINTR {
-			continue
+		if c.ws.queued <= maxQueued {
+			c.mu.Unlock()
+			return nil
 		}
-		if err != nil {
-			if err != syscall.EAGAIN {
-				c.rawErr = err
-			}
-			break
+		if c.ws.space == nil {
+			c.ws.space = make(chan struct{})
 		}
-		if n <= 0 {
-			break
+		space := c.ws.space
+		c.mu.Unlock()
+		select {
+		case <-space:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.done:
+			return c.closeErr
 		}
 	}
-	return true
 }
 
-// writeDirect writes the request frame from the calling goroutine when no
-// one else is writing, saving the handoff to the sender goroutine. It never
-// blocks: what the socket does not take at once goes to the sender, which
-// completes the frame (so the stream stays in sync) while the caller waits
-// for its reply and stays free to give up. It reports false, having done
-// nothing, when the frame must be queued instead.
-func (c *Client) writeDirect(cl *call, frame *[]byte, start int) bool {
-	if c.raw == nil || len(c.sendq) > 0 {
-		return false
+// writeDirect writes a frame from the calling goroutine, which owns the
+// write side, without blocking. What the socket does not take goes back to
+// the head of the queue, and the write side to the sender goroutine.
+func (c *Client) writeDirect(of outFrame) {
+	if skip(&of) {
+		bufpool.Put(of.frame)
+		c.releaseWriteSide()
+		return
 	}
-	select {
-	case <-c.wtoken:
-	default:
-		return false
-	}
-	cl.state.Store(callSending)
-	c.rawBuf, c.rawN, c.rawErr = (*frame)[start:], 0, nil
-	err := c.raw.Write(c.rawFn)
-	n, werr := c.rawN, c.rawErr
-	c.rawBuf, c.rawErr = nil, nil
-	if err == nil {
-		err = werr
-	}
+	b := (*of.frame)[of.start:]
+	n, err := c.ws.direct.write(b)
 	if err != nil {
-		// Part of a frame may be out: the stream is unusable.
-		bufpool.Put(frame)
-		c.wtoken <- struct{}{}
+		// Part of a frame may be out: the connection is unusable.
+		bufpool.Put(of.frame)
 		c.shutdown()
-		return true
+		return
 	}
-	if n == len(*frame)-start {
-		bufpool.Put(frame)
-		c.wtoken <- struct{}{}
-		return true
+	if n < len(b) {
+		c.mu.Lock()
+		rest := outFrame{frame: of.frame, start: of.start + n, kind: frameRest}
+		c.ws.queue = append(c.ws.queue, outFrame{})
+		copy(c.ws.queue[1:], c.ws.queue)
+		c.ws.queue[0] = rest
+		c.ws.queued += len(b) - n
+		c.ws.wake <- struct{}{} // cannot block: we own the write side
+		c.mu.Unlock()
+		return
 	}
-	c.handoff <- sendItem{frame: frame, start: start + n} // cannot block: we hold the token
-	return true
+	bufpool.Put(of.frame)
+	c.releaseWriteSide()
 }
 
-// finishHandoff completes a frame a direct writer could not finish; the
-// sender holds the write token while it does. It reports a write error.
-func (c *Client) finishHandoff(it sendItem) error {
-	_, err := c.conn.Write((*it.frame)[it.start:])
-	bufpool.Put(it.frame)
-	return err
+// releaseWriteSide is how a direct writer lets go: to the sender goroutine
+// if frames queued up meanwhile, to nobody otherwise.
+func (c *Client) releaseWriteSide() {
+	c.mu.Lock()
+	if len(c.ws.queue) > 0 {
+		c.ws.wake <- struct{}{} // cannot block: we own the write side
+	} else {
+		c.ws.writing = false
+	}
+	c.mu.Unlock()
 }
 
-// send owns the write side. It coalesces whatever requests are queued into
-// one writev, and skips frames whose callers gave up before they were sent.
+// skip reports whether the writer should leave out a queued frame, and
+// records that a stream's request frame is going out. Runs on the writer.
+func skip(of *outFrame) bool {
+	switch of.kind {
+	case frameRest:
+		return false
+	case frameControl:
+		return !of.s.opened
+	}
+	if of.s.abandoned.Load() {
+		return true
+	}
+	if of.kind == frameOpen {
+		of.s.opened = true
+	}
+	return false
+}
+
+// send is the sender goroutine: each time it is handed the write side, it
+// writes the queue out in batches, then lets go.
 func (c *Client) send() {
 	const maxBatch = 64
 	var (
-		items   = make([]sendItem, 0, maxBatch)
+		batch   = make([]outFrame, 0, maxBatch)
 		backing = make(net.Buffers, 0, maxBatch)
-		bufs    net.Buffers
 	)
 	for {
 		select {
-		case it := <-c.sendq:
-			items = append(items[:0], it)
-		case it := <-c.handoff:
-			if err := c.finishHandoff(it); err != nil {
-				c.shutdown()
-				return
-			}
-			c.wtoken <- struct{}{}
-			continue
+		case <-c.ws.wake:
 		case <-c.done:
 			return
 		}
-	gather:
-		for len(items) < maxBatch {
-			select {
-			case it := <-c.sendq:
-				items = append(items, it)
+		for {
+			c.mu.Lock()
+			q := c.ws.queue
+			if len(q) == 0 {
+				c.ws.writing = false
+				c.mu.Unlock()
+				break
+			}
+			n := len(q)
+			if n > maxBatch {
+				n = maxBatch
+			}
+			batch = append(batch[:0], q[:n]...)
+			rest := copy(q, q[n:])
+			clear(q[rest:])
+			c.ws.queue = q[:rest]
+			c.mu.Unlock()
+
+			bufs := backing[:0]
+			total := 0
+			for i := range batch {
+				b := (*batch[i].frame)[batch[i].start:]
+				total += len(b)
+				if !skip(&batch[i]) {
+					bufs = append(bufs, b)
+				}
+			}
+			var err error
+			switch nb := len(bufs); nb {
+			case 0:
+			case 1:
+				_, err = c.conn.Write(bufs[0])
 			default:
-				break gather
+				_, err = bufs.WriteTo(c.conn)
 			}
-		}
-		// Take the write side from any direct writer, finishing its frame
-		// first if it handed one over.
-		select {
-		case <-c.wtoken:
-		case it := <-c.handoff:
-			if err := c.finishHandoff(it); err != nil {
+			// Drop the references to the frames, which go back to the
+			// pool: kept here they would pin up to maxBatch buffers for as
+			// long as the client lives.
+			clear(backing[:cap(backing)])
+			for i := range batch {
+				bufpool.Put(batch[i].frame)
+				batch[i] = outFrame{}
+			}
+			if err != nil {
 				c.shutdown()
 				return
 			}
-		case <-c.done:
-			return
-		}
-		bufs = backing[:0]
-		for _, it := range items {
-			if it.cl.state.CompareAndSwap(callQueued, callSending) {
-				bufs = append(bufs, (*it.frame)[it.start:])
+			c.mu.Lock()
+			c.ws.queued -= total
+			if c.ws.space != nil && c.ws.queued <= maxQueued {
+				close(c.ws.space)
+				c.ws.space = nil
 			}
+			c.mu.Unlock()
 		}
-		var err error
-		nb := len(bufs)
-		switch nb {
-		case 0:
-		case 1:
-			_, err = c.conn.Write(bufs[0])
-		default:
-			_, err = bufs.WriteTo(c.conn)
-		}
-		// Drop the references to the frames, which go back to the pool:
-		// kept here they would pin up to maxBatch large buffers for as long
-		// as the client lives.
-		clear(backing[:nb])
-		for i := range items {
-			bufpool.Put(items[i].frame)
-			items[i] = sendItem{}
-		}
-		if err != nil {
-			c.shutdown()
-			return
-		}
-		c.wtoken <- struct{}{}
 	}
 }

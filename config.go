@@ -2,13 +2,23 @@ package ttrpc
 
 import (
 	"errors"
+	"fmt"
 	"time"
+
+	"google.golang.org/grpc/codes"
 )
 
 type serverConfig struct {
-	handshaker       Handshaker
-	interceptor      UnaryServerInterceptor
-	handshakeTimeout time.Duration
+	handshaker           Handshaker
+	interceptor          UnaryServerInterceptor
+	unaryChain           []UnaryServerInterceptor
+	streamInterceptor    StreamServerInterceptor
+	streamChain          []StreamServerInterceptor
+	handshakeTimeout     time.Duration
+	streamBuffer         int
+	streamBufferSet      bool
+	unknownMethodCode    codes.Code
+	unknownMethodCodeSet bool
 }
 
 // ServerOpt configures a Server in NewServer.
@@ -26,14 +36,48 @@ func WithServerHandshaker(handshaker Handshaker) ServerOpt {
 	}
 }
 
-// WithUnaryServerInterceptor makes the server run i around every method. It
-// may be given once.
+// WithUnaryServerInterceptor makes the server run i around every unary
+// method. It may be given once; it is the outermost interceptor, around any
+// installed with WithChainUnaryServerInterceptor.
 func WithUnaryServerInterceptor(i UnaryServerInterceptor) ServerOpt {
 	return func(c *serverConfig) error {
 		if c.interceptor != nil {
 			return errors.New("ttrpc: only one unary server interceptor allowed per server")
 		}
 		c.interceptor = i
+		return nil
+	}
+}
+
+// WithChainUnaryServerInterceptor makes the server run interceptors around
+// every unary method, the first outermost. Several of these options add up,
+// in the order given.
+func WithChainUnaryServerInterceptor(interceptors ...UnaryServerInterceptor) ServerOpt {
+	return func(c *serverConfig) error {
+		c.unaryChain = append(c.unaryChain, interceptors...)
+		return nil
+	}
+}
+
+// WithStreamServerInterceptor makes the server run i around every stream
+// handler. It may be given once; it is the outermost interceptor, around any
+// installed with WithChainStreamServerInterceptor. (The established 1.2 line
+// has the StreamServerInterceptor type but no option to install one.)
+func WithStreamServerInterceptor(i StreamServerInterceptor) ServerOpt {
+	return func(c *serverConfig) error {
+		if c.streamInterceptor != nil {
+			return errors.New("ttrpc: only one stream server interceptor allowed per server")
+		}
+		c.streamInterceptor = i
+		return nil
+	}
+}
+
+// WithChainStreamServerInterceptor makes the server run interceptors around
+// every stream handler, the first outermost.
+func WithChainStreamServerInterceptor(interceptors ...StreamServerInterceptor) ServerOpt {
+	return func(c *serverConfig) error {
+		c.streamChain = append(c.streamChain, interceptors...)
 		return nil
 	}
 }
@@ -48,6 +92,34 @@ func WithUnaryServerInterceptor(i UnaryServerInterceptor) ServerOpt {
 func WithServerHandshakeTimeout(d time.Duration) ServerOpt {
 	return func(c *serverConfig) error {
 		c.handshakeTimeout = d
+		return nil
+	}
+}
+
+// WithServerStreamBuffer sets how many bytes of received stream messages a
+// connection may hold for handlers that read slowly, beyond what per-stream
+// flow control already bounds (default 16 MiB). Clients of the established
+// library send without flow control; when their unread messages exceed this,
+// the server stops reading that connection, and so delays its other calls,
+// until the handlers catch up. bytes <= 0 means no limit.
+func WithServerStreamBuffer(bytes int) ServerOpt {
+	return func(c *serverConfig) error {
+		c.streamBuffer, c.streamBufferSet = bytes, true
+		return nil
+	}
+}
+
+// WithUnknownMethodCode sets the status code the server answers for a
+// service or method that is not registered. The default is
+// codes.Unimplemented, what the established 1.1 and later lines answer and
+// what containerd's errdefs turns into ErrNotImplemented; the 1.0 line
+// answered codes.NotFound. Only those two are accepted.
+func WithUnknownMethodCode(code codes.Code) ServerOpt {
+	return func(c *serverConfig) error {
+		if code != codes.Unimplemented && code != codes.NotFound {
+			return fmt.Errorf("ttrpc: unknown-method code must be Unimplemented or NotFound, not %v", code)
+		}
+		c.unknownMethodCode, c.unknownMethodCodeSet = code, true
 		return nil
 	}
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package ttrpc
 
 import (
@@ -92,5 +94,29 @@ func TestPeerCredentialsNeedUnixSocket(t *testing.T) {
 	}
 	if !errors.Is(err, syscall.EPERM) {
 		t.Fatalf("error %v does not wrap EPERM", err)
+	}
+}
+
+// TestPeerCredentialsUnreadable (SPEC §6.10): when the credentials cannot be
+// read the handshake fails and returns no connection.
+func TestPeerCredentialsUnreadable(t *testing.T) {
+	l, err := net.Listen("unix", t.TempDir()+"/c.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	client, err := net.Dial("unix", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	conn, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close() // the descriptor is gone: SO_PEERCRED cannot be read
+	got, info, err := UnixSocketRequireSameUser().Handshake(context.Background(), conn)
+	if err == nil || got != nil || info != nil {
+		t.Fatalf("handshake on an unreadable socket: conn %v, info %v, err %v", got, info, err)
 	}
 }

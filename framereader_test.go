@@ -73,7 +73,7 @@ func TestFrameReaderResumesAfterTimeout(t *testing.T) {
 
 			h, p, err := r.read()
 			if tc.size > messageLengthMax {
-				var tooLarge *frameTooLargeError
+				var tooLarge *OversizedMessageErr
 				if !errors.As(err, &tooLarge) || h.StreamID != 1 {
 					t.Fatalf("oversized frame: got header %+v, err %v", h, err)
 				}

@@ -22,7 +22,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -146,8 +145,8 @@ func FuzzFrameReader(f *testing.F) {
 			if i < len(want) {
 				w := want[i]
 				if w.oversize {
-					var tl *frameTooLargeError
-					if !errors.As(err, &tl) || tl.size != int(w.h.Length) || h != w.h {
+					var tl *OversizedMessageErr
+					if !errors.As(err, &tl) || tl.length != int(w.h.Length) || h != w.h {
 						t.Fatalf("frame %d: got %v %+v, want oversize error for %+v", i, err, h, w.h)
 					}
 					if st, _ := status.FromError(err); st.Code() != codes.ResourceExhausted {
@@ -709,25 +708,30 @@ func fzShiftStreams(in []byte, d streamID) []byte {
 	return out
 }
 
-// fzSocketPair returns the two ends of a connected unix socket pair as
+// fzSocketPair returns the two ends of a connected unix socket as
 // *net.UnixConn.
 func fzSocketPair(t *testing.T) (net.Conn, net.Conn) {
 	t.Helper()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	dir, err := os.MkdirTemp("", "fz")
 	if err != nil {
 		t.Fatal(err)
 	}
-	conns := make([]net.Conn, 2)
-	for i, fd := range fds {
-		f := os.NewFile(uintptr(fd), "socketpair")
-		c, err := net.FileConn(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns[i] = c
+	defer os.RemoveAll(dir)
+	l, err := net.Listen("unix", filepath.Join(dir, "s"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return conns[0], conns[1]
+	defer l.Close()
+	c, err := net.Dial("unix", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := l.Accept()
+	if err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	return c, s
 }
 
 // fzCheckCall checks a call's outcome against the frame that answered it.

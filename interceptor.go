@@ -32,3 +32,129 @@ type UnaryClientInterceptor func(context.Context, *Request, *Response, *UnaryCli
 func fullMethod(service, method string) string {
 	return "/" + service + "/" + method
 }
+
+// chainUnaryClient folds first (the unchained option's interceptor, which
+// may be nil) and chain into one interceptor, first outermost.
+func chainUnaryClient(first UnaryClientInterceptor, chain []UnaryClientInterceptor) UnaryClientInterceptor {
+	all := make([]UnaryClientInterceptor, 0, len(chain)+1)
+	if first != nil {
+		all = append(all, first)
+	}
+	for _, i := range chain {
+		if i != nil {
+			all = append(all, i)
+		}
+	}
+	switch len(all) {
+	case 0:
+		return nil
+	case 1:
+		return all[0]
+	}
+	return func(ctx context.Context, req *Request, resp *Response, info *UnaryClientInfo, invoker Invoker) error {
+		return all[0](ctx, req, resp, info, unaryClientNext(all[1:], info, invoker))
+	}
+}
+
+func unaryClientNext(rest []UnaryClientInterceptor, info *UnaryClientInfo, invoker Invoker) Invoker {
+	if len(rest) == 0 {
+		return invoker
+	}
+	return func(ctx context.Context, req *Request, resp *Response) error {
+		return rest[0](ctx, req, resp, info, unaryClientNext(rest[1:], info, invoker))
+	}
+}
+
+// chainStreamClient is chainUnaryClient for stream interceptors.
+func chainStreamClient(first ClientStreamInterceptor, chain []ClientStreamInterceptor) ClientStreamInterceptor {
+	all := make([]ClientStreamInterceptor, 0, len(chain)+1)
+	if first != nil {
+		all = append(all, first)
+	}
+	for _, i := range chain {
+		if i != nil {
+			all = append(all, i)
+		}
+	}
+	switch len(all) {
+	case 0:
+		return nil
+	case 1:
+		return all[0]
+	}
+	return func(ctx context.Context, desc *StreamDesc, info *StreamClientInfo, req interface{}, streamer Streamer) (ClientStream, error) {
+		return all[0](ctx, desc, info, req, streamClientNext(all[1:], info, streamer))
+	}
+}
+
+func streamClientNext(rest []ClientStreamInterceptor, info *StreamClientInfo, streamer Streamer) Streamer {
+	if len(rest) == 0 {
+		return streamer
+	}
+	return func(ctx context.Context, desc *StreamDesc, req interface{}) (ClientStream, error) {
+		return rest[0](ctx, desc, info, req, streamClientNext(rest[1:], info, streamer))
+	}
+}
+
+// chainUnaryServer folds first and chain into one interceptor, first
+// outermost.
+func chainUnaryServer(first UnaryServerInterceptor, chain []UnaryServerInterceptor) UnaryServerInterceptor {
+	all := make([]UnaryServerInterceptor, 0, len(chain)+1)
+	if first != nil {
+		all = append(all, first)
+	}
+	for _, i := range chain {
+		if i != nil {
+			all = append(all, i)
+		}
+	}
+	switch len(all) {
+	case 0:
+		return nil
+	case 1:
+		return all[0]
+	}
+	return func(ctx context.Context, unmarshal Unmarshaler, info *UnaryServerInfo, method Method) (interface{}, error) {
+		return all[0](ctx, unmarshal, info, unaryServerNext(all[1:], info, method))
+	}
+}
+
+func unaryServerNext(rest []UnaryServerInterceptor, info *UnaryServerInfo, method Method) Method {
+	if len(rest) == 0 {
+		return method
+	}
+	return func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+		return rest[0](ctx, unmarshal, info, unaryServerNext(rest[1:], info, method))
+	}
+}
+
+// chainStreamServer is chainUnaryServer for stream interceptors.
+func chainStreamServer(first StreamServerInterceptor, chain []StreamServerInterceptor) StreamServerInterceptor {
+	all := make([]StreamServerInterceptor, 0, len(chain)+1)
+	if first != nil {
+		all = append(all, first)
+	}
+	for _, i := range chain {
+		if i != nil {
+			all = append(all, i)
+		}
+	}
+	switch len(all) {
+	case 0:
+		return nil
+	case 1:
+		return all[0]
+	}
+	return func(ctx context.Context, ss StreamServer, info *StreamServerInfo, handler StreamHandler) (interface{}, error) {
+		return all[0](ctx, ss, info, streamServerNext(all[1:], info, handler))
+	}
+}
+
+func streamServerNext(rest []StreamServerInterceptor, info *StreamServerInfo, handler StreamHandler) StreamHandler {
+	if len(rest) == 0 {
+		return handler
+	}
+	return func(ctx context.Context, ss StreamServer) (interface{}, error) {
+		return rest[0](ctx, ss, info, streamServerNext(rest[1:], info, handler))
+	}
+}

@@ -91,7 +91,7 @@ func TestServerOddInput(t *testing.T) {
 				b, _ := (&Request{Service: "nope", Method: "Echo"}).Marshal()
 				writeFrame(t, conn, id, messageTypeRequest, 0, b)
 			},
-			code: codes.NotFound, msg: "service nope", answers: true,
+			code: codes.Unimplemented, msg: "service nope", answers: true,
 		},
 		{
 			name: "unknown method",
@@ -99,7 +99,7 @@ func TestServerOddInput(t *testing.T) {
 				b, _ := (&Request{Service: testService, Method: "Nope"}).Marshal()
 				writeFrame(t, conn, id, messageTypeRequest, 0, b)
 			},
-			code: codes.NotFound, msg: "method Nope", answers: true,
+			code: codes.Unimplemented, msg: "method Nope", answers: true,
 		},
 		{
 			name: "payload that does not decode",

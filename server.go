@@ -8,6 +8,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"google.golang.org/grpc/codes"
 )
 
 // ErrServerClosed is returned by Serve once Shutdown or Close has been called.
@@ -21,6 +23,10 @@ var ErrServerClosed = errors.New("ttrpc: server closed")
 type Server struct {
 	config   serverConfig
 	services serviceSet
+
+	// The interceptor chains, folded from config by NewServer.
+	unaryInterceptor  UnaryServerInterceptor
+	streamInterceptor StreamServerInterceptor
 
 	mu        sync.Mutex
 	closing   bool
@@ -50,14 +56,34 @@ func NewServer(opts ...ServerOpt) (*Server, error) {
 	if s.config.handshaker == nil {
 		s.config.handshaker = handshakerFunc(noopHandshake)
 	}
+	if !s.config.streamBufferSet {
+		s.config.streamBuffer = defaultStreamBuffer
+	}
+	if !s.config.unknownMethodCodeSet {
+		s.config.unknownMethodCode = codes.Unimplemented
+	}
+	s.unaryInterceptor = chainUnaryServer(s.config.interceptor, s.config.unaryChain)
+	s.streamInterceptor = chainStreamServer(s.config.streamInterceptor, s.config.streamChain)
 	return s, nil
 }
 
-// Register adds a service and its methods. It panics if name is already
-// registered.
+// Register adds a service of unary methods; it is RegisterService with a
+// ServiceDesc of just Methods. It panics if name is already registered or a
+// Method is nil.
 func (s *Server) Register(name string, methods map[string]Method) {
-	s.services.register(name, methods)
+	s.services.register(name, &ServiceDesc{Methods: methods})
 }
+
+// RegisterService adds a service: its unary methods and its streams. It
+// panics if name is already registered, if desc is nil, if a Method or a
+// Stream's Handler is nil, or if a name is both a Method and a Stream:
+// mistakes that would otherwise surface only at a call.
+func (s *Server) RegisterService(name string, desc *ServiceDesc) {
+	s.services.register(name, desc)
+}
+
+// unknownCode is the status code for a service or method not registered.
+func (s *Server) unknownCode() codes.Code { return s.config.unknownMethodCode }
 
 // Serve accepts connections on l until the server is shut down or l fails,
 // and closes l when it returns. ctx is the parent of every request's context.

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/containerd/ttrpc/internal/bufpool"
+	"github.com/containerd/ttrpc/internal/flow"
 	"github.com/containerd/ttrpc/internal/wire"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -30,6 +31,12 @@ type serverConn struct {
 
 	writeMu  sync.Mutex
 	writeErr error
+
+	// Streams opened by the client and not yet finished, by id: the reader
+	// hands them their data, window and reset frames. Unary calls are not
+	// entered: no frame but their request ever concerns them.
+	streams map[streamID]*serverStream
+	budget  *flow.Budget
 
 	mu           sync.Mutex
 	active       int  // requests read whose reply is not yet written
@@ -62,12 +69,14 @@ func newServerConn(ctx context.Context, s *Server, conn net.Conn) *serverConn {
 		// in-process transports such as net.Pipe, where goroutine
 		// handoffs are the transport itself, they measured slower for
 		// large payloads.
-		inlineOK: netSocket(conn) != nil,
+		inlineOK: fastPathConn(conn) != nil,
 		server:   s,
 		conn:     conn,
 		ctx:      ctx,
 		cancel:   cancel,
 		reader:   newFrameReader(conn),
+		streams:  make(map[streamID]*serverStream),
+		budget:   flow.NewBudget(s.config.streamBuffer),
 		done:     make(chan struct{}),
 		parked:   make(chan struct{}, 1),
 		wake:     make(chan struct{}, 1),
@@ -96,32 +105,58 @@ func (c *serverConn) serve() {
 	for {
 		h, p, err := c.reader.read()
 		if err != nil {
-			var tooLarge *frameTooLargeError
-			if errors.As(err, &tooLarge) {
+			var tooLarge *OversizedMessageErr
+			if !errors.As(err, &tooLarge) {
+				break
+			}
+			switch h.Type {
+			case messageTypeRequest:
 				c.begin()
 				go c.replyStatus(h.StreamID, tooLarge.GRPCStatus())
-				continue
+			case messageTypeData:
+				// The stream lost a message: it cannot go on.
+				c.streamFailed(h.StreamID, tooLarge)
 			}
-			break
+			continue
 		}
-		if h.Type != messageTypeRequest {
-			// Data frames and unknown types have no stream to go to in a
-			// unary server; drop them and keep the connection.
+		switch h.Type {
+		case messageTypeRequest:
+		case messageTypeData:
+			if c.deliverData(h, p) && !c.budget.Wait(c.done) {
+				return
+			}
+			continue
+		case messageTypeWindow:
+			c.deliverWindow(h, p)
+			continue
+		case messageTypeReset:
+			bufpool.Put(p)
+			c.resetStream(h.StreamID)
+			continue
+		default:
+			// Unknown types have no meaning here; drop them and keep
+			// the connection.
 			bufpool.Put(p)
 			continue
 		}
-		if r, m, alone, ok := c.dispatch(h.StreamID, p); ok {
-			if alone && c.inlineOK && m.quick() && c.reader.br.Buffered() == 0 {
-				if c.runInline(h.StreamID, p, r, m) {
-					continue // still the reader
-				}
-			} else {
-				c.passReadSide()
-				c.handle(h.StreamID, p, r, m)
+		r, m, st, alone, ok := c.dispatch(h, p)
+		if !ok {
+			continue
+		}
+		if st != nil {
+			c.startStream(h, p, &r, st)
+			continue
+		}
+		if alone && c.inlineOK && m.quick() && c.reader.br.Buffered() == 0 {
+			if c.runInline(h.StreamID, p, r, m) {
+				continue // still the reader
 			}
-			if !c.park() {
-				return
-			}
+		} else {
+			c.passReadSide()
+			c.handle(h.StreamID, p, r, m)
+		}
+		if !c.park() {
+			return
 		}
 	}
 
@@ -211,8 +246,10 @@ func (c *serverConn) shuttingDownNow() bool {
 // rawRequest is a decoded request whose byte fields alias the frame buffer.
 type rawRequest struct {
 	service, method, payload []byte
+	hasPayload               bool
 	timeout                  int64
 	md                       MD
+	window                   int64 // the client's window, if it speaks flow control
 }
 
 func (r *rawRequest) decode(b []byte) error {
@@ -230,8 +267,13 @@ func (r *rawRequest) decode(b []byte) error {
 			r.method = v
 		case num == 3 && typ == wire.TypeBytes:
 			r.payload = v
+			r.hasPayload = true
 		case num == 4 && typ == wire.TypeVarint:
 			r.timeout = int64(x)
+		case num == requestWindowField && typ == wire.TypeVarint:
+			if x > 0 && x <= maxWindowGrant {
+				r.window = int64(x)
+			}
 		case num == 5 && typ == wire.TypeBytes:
 			var kv KeyValue
 			if err := kv.decode(v); err != nil {
@@ -247,33 +289,47 @@ func (r *rawRequest) decode(b []byte) error {
 }
 
 // dispatch validates one request frame. A request to run is returned (ok)
-// for the caller to run after handing on the read side; refusals are written
-// by a spawned goroutine. Either way the reader never writes, so a peer that
-// does not read cannot stall our reading.
-func (c *serverConn) dispatch(id streamID, p *[]byte) (r rawRequest, m *method, alone, ok bool) {
+// for the caller to run: a unary method m, or a stream st. Refusals are
+// written by a spawned goroutine, so that the reader never writes and a peer
+// that does not read cannot stall our reading.
+func (c *serverConn) dispatch(h messageHeader, p *[]byte) (r rawRequest, m *method, st *Stream, alone, ok bool) {
+	id := h.StreamID
 	shutting, active := c.begin()
-	if id%2 == 0 {
+	refuse := func(st *status.Status) {
 		bufpool.Put(p)
-		go c.replyStatus(id, status.New(codes.InvalidArgument, "StreamID must be odd for client initiated streams"))
+		go c.replyStatus(id, st)
+	}
+	if id%2 == 0 {
+		refuse(status.New(codes.InvalidArgument, "StreamID must be odd for client initiated streams"))
 		return
 	}
 	if err := r.decode(*p); err != nil {
-		bufpool.Put(p)
-		go c.replyStatus(id, status.New(codes.InvalidArgument, "ttrpc: invalid request: "+err.Error()))
+		refuse(status.New(codes.InvalidArgument, "ttrpc: invalid request: "+err.Error()))
 		return
 	}
 	if shutting {
-		bufpool.Put(p)
-		go c.replyStatus(id, status.New(codes.Unavailable, "ttrpc: server shutting down"))
+		refuse(status.New(codes.Unavailable, "ttrpc: server shutting down"))
 		return
 	}
-	m, st := c.server.services.lookup(r.service, r.method)
-	if st != nil {
-		bufpool.Put(p)
-		go c.replyStatus(id, st)
+	m, st, unknown := c.server.services.lookup(r.service, r.method, c.server.unknownCode())
+	switch {
+	case unknown != nil:
+		refuse(unknown)
+		return
+	case h.Flags&(flagRemoteOpen|flagRemoteClosed) == flagRemoteOpen|flagRemoteClosed:
+		refuse(status.New(codes.InvalidArgument, "ttrpc: request flags remote-open and remote-closed together"))
+		return
+	case m != nil && h.Flags&flagRemoteOpen != 0:
+		refuse(status.Newf(codes.InvalidArgument, "ttrpc: method %s of %s is unary; it takes no client stream", r.method, r.service))
+		return
+	case st != nil && st.StreamingServer && h.Flags&(flagRemoteOpen|flagRemoteClosed) == 0:
+		refuse(status.Newf(codes.InvalidArgument, "ttrpc: method %s of %s is a server stream; call it with NewStream", r.method, r.service))
+		return
+	case st != nil && c.hasStream(id):
+		refuse(status.Newf(codes.InvalidArgument, "ttrpc: stream %d is already open", id))
 		return
 	}
-	return r, m, active == 1, true
+	return r, m, st, active == 1, true
 }
 
 // begin counts a request in flight. It reports whether Shutdown has begun,
@@ -357,9 +413,12 @@ func (c *serverConn) call(r *rawRequest, m Method) (interface{}, error) {
 	if r.md != nil {
 		ctx = WithMetadata(ctx, r.md)
 	}
-	if r.timeout > 0 {
+	if r.timeout != 0 {
+		// A negative timeout (a caller whose deadline had just passed)
+		// runs the handler under a context that has already expired, as
+		// the established servers do.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(r.timeout))
+		ctx, cancel = context.WithDeadline(ctx, requestDeadline(r.timeout))
 		defer cancel()
 	}
 	payload := r.payload
@@ -370,14 +429,16 @@ func (c *serverConn) call(r *rawRequest, m Method) (interface{}, error) {
 		return nil
 	}
 	resp, err := c.invoke(ctx, r, unmarshal, m)
-	if err == nil && resp == nil {
-		return nil, status.Errorf(codes.Internal, "ttrpc: method /%s/%s returned neither a response nor an error", r.service, r.method)
+	if err == nil && (resp == nil || isNilPointer(resp)) {
+		// What the 1.0 line answers for a handler's (nil, nil), be its nil
+		// an interface or a typed pointer.
+		return nil, errMarshalNil
 	}
 	return resp, err
 }
 
 func (c *serverConn) invoke(ctx context.Context, r *rawRequest, unmarshal Unmarshaler, m Method) (interface{}, error) {
-	i := c.server.config.interceptor
+	i := c.server.unaryInterceptor
 	if i == nil {
 		return m(ctx, unmarshal)
 	}
@@ -385,19 +446,41 @@ func (c *serverConn) invoke(ctx context.Context, r *rawRequest, unmarshal Unmars
 	return i(ctx, unmarshal, info, m)
 }
 
+// errMarshalNil is the status of a call whose handler returned a nil
+// response and a nil error.
+var errMarshalNil = status.Error(codes.Unknown, "ttrpc: marshal called with nil")
+
+// requestDeadline is the deadline of a request that arrives with timeout
+// nanoseconds left (negative: already passed), without overflowing time for
+// extreme values.
+func requestDeadline(timeout int64) time.Time {
+	const limit = int64(100 * 365 * 24 * time.Hour)
+	switch {
+	case timeout < 0:
+		return time.Now().Add(-time.Nanosecond)
+	case timeout > limit:
+		timeout = limit
+	}
+	return time.Now().Add(time.Duration(timeout))
+}
+
 // Response frames are built in place: the payload is marshaled after room for
 // the header and the payload field's key and length, which are then written
 // just in front of it, so the payload is never copied.
 const responsePrefix = messageHeaderLength + 1 + 5
 
+// A nil resp sends no payload (a stream handler's nil result).
 func (c *serverConn) replyMessage(id streamID, resp interface{}) {
 	p := bufpool.Get(responsePrefix + 512)
 	*p = (*p)[:responsePrefix]
-	p, err := codec{}.marshalInto(p, resp)
-	if err != nil {
-		bufpool.Put(p)
-		c.replyStatus(id, status.Newf(codes.Internal, "ttrpc: encoding response: %v", err))
-		return
+	if resp != nil {
+		var err error
+		p, err = codec{}.marshalInto(p, resp)
+		if err != nil {
+			bufpool.Put(p)
+			c.replyStatus(id, status.Newf(codes.Internal, "ttrpc: encoding response: %v", err))
+			return
+		}
 	}
 	b := *p
 	n := len(b) - responsePrefix
@@ -405,7 +488,7 @@ func (c *serverConn) replyMessage(id streamID, resp interface{}) {
 		// Too big to send: the caller gets RESOURCE_EXHAUSTED instead, and
 		// the connection and other calls carry on.
 		bufpool.Put(p)
-		c.replyStatus(id, (&frameTooLargeError{size: wire.SizeBytes(n)}).GRPCStatus())
+		c.replyStatus(id, (&OversizedMessageErr{length: wire.SizeBytes(n)}).GRPCStatus())
 		return
 	}
 	start := responsePrefix
@@ -450,18 +533,27 @@ func (c *serverConn) replyStatus(id streamID, st *status.Status) {
 	c.end()
 }
 
-// write sends one frame. After a failed write the stream is out of sync (a
-// frame may be half written), so the connection is closed and later writes
-// fail at once.
-func (c *serverConn) write(frame []byte) {
+// write sends one frame. After a failed write the connection is out of sync
+// (a frame may be half written), so it is closed and later writes fail at
+// once, with ErrClosed.
+func (c *serverConn) write(frame []byte) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	if c.writeErr != nil {
-		return
+		return ErrClosed
 	}
 	if _, err := c.conn.Write(frame); err != nil {
 		c.writeErr = err
 		slog.Debug("ttrpc: writing reply failed, closing connection", "error", err)
 		c.conn.Close()
+		return ErrClosed
 	}
+	return nil
+}
+
+// writeFrame writes a pooled frame and gives it back.
+func (c *serverConn) writeFrame(p *[]byte) error {
+	err := c.write(*p)
+	bufpool.Put(p)
+	return err
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"google.golang.org/grpc/codes"
 	"time"
 
 	"github.com/gogo/protobuf/types"
@@ -54,7 +56,7 @@ func TestServerInlineRunHandsReadingOn(t *testing.T) {
 	}
 	t.Logf("second request served %v after the first blocked inline", time.Since(start))
 
-	m, st := srv.services.lookup([]byte(testService), []byte("Block"))
+	m, _, st := srv.services.lookup([]byte(testService), []byte("Block"), codes.NotFound)
 	if st != nil {
 		t.Fatal(st.Err())
 	}

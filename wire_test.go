@@ -63,7 +63,7 @@ func TestRequestEncodingMatchesVector(t *testing.T) {
 	}
 
 	// The in-place frame builder of the client produces the same frame.
-	frame, start, err := encodeRequestFrame("svc", "M", &types.StringValue{Value: "hi"}, 0, nil)
+	frame, start, err := encodeRequestFrame("svc", "M", &types.StringValue{Value: "hi"}, 0, nil, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,9 +137,13 @@ func stringEcho(ctx context.Context, unmarshal func(interface{}) error) (interfa
 
 // TestServerWireVectors sends the recorded request frames byte for byte and
 // expects the recorded replies byte for byte.
+//
+// The recorded unknown-method reply is the 1.0 line's NOT_FOUND, which
+// WithUnknownMethodCode(codes.NotFound) restores; by default the reply is the
+// 1.1+ lines' UNIMPLEMENTED, the same bytes but for the code.
 func TestServerWireVectors(t *testing.T) {
 	checkLeaks(t)
-	s, err := NewServer()
+	s, err := NewServer(WithUnknownMethodCode(codes.NotFound))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +166,21 @@ func TestServerWireVectors(t *testing.T) {
 	putHeader(hb[:], h)
 	if got, want := append(hb[:], data...), unhex(t, vecUnknownHeader+vecUnknownRespDat); !bytes.Equal(got, want) {
 		t.Fatalf("reply % x, want % x", got, want)
+	}
+
+	d, err := NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Register("svc", map[string]Method{"M": stringEcho})
+	conn = dialRaw(t, serveOn(t, d))
+	writeFrame(t, conn, 3, messageTypeRequest, 0, unhex(t, vecUnknownData))
+	h, data = readFrame(t, conn)
+	putHeader(hb[:], h)
+	want := unhex(t, vecUnknownHeader+vecUnknownRespDat)
+	want[messageHeaderLength+3] = byte(codes.Unimplemented)
+	if got := append(hb[:], data...); !bytes.Equal(got, want) {
+		t.Fatalf("default reply % x, want % x", got, want)
 	}
 }
 

@@ -163,13 +163,12 @@ func formatMD(ctx context.Context) string {
 	return strings.Join(parts, " ")
 }
 
-// newServer returns a server for the example service that only accepts
-// peers with this process's uid and gid.
+// newServer returns a server for the example service that, where the
+// platform can tell (see peerCheck), only accepts peers with this process's
+// uid and gid.
 func newServer(logger *slog.Logger) (*ttrpc.Server, error) {
-	srv, err := ttrpc.NewServer(
-		ttrpc.WithServerHandshaker(ttrpc.UnixSocketRequireSameUser()),
-		ttrpc.WithUnaryServerInterceptor(logCalls(logger)),
-	)
+	opts := append(peerCheck(), ttrpc.WithUnaryServerInterceptor(logCalls(logger)))
+	srv, err := ttrpc.NewServer(opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -51,6 +52,27 @@ func (geometry) Describe(ctx context.Context, l *common.Shape_Label) (*multi.Out
 
 func (geometry) Ping(ctx context.Context, _ *types.Empty) (*types.Empty, error) {
 	return &types.Empty{}, nil
+}
+
+// Watch sends the points from p to (p.X+p.Y, 0) along the x axis, then
+// fails with OUT_OF_RANGE if p.Y is negative.
+func (geometry) Watch(ctx context.Context, p *common.Point, s multi.Geometry_WatchServer) error {
+	for x := p.X; x < p.X+abs(p.Y); x++ {
+		if err := s.Send(&common.Point{X: x}); err != nil {
+			return err
+		}
+	}
+	if p.Y < 0 {
+		return status.Errorf(codes.OutOfRange, "negative count %d", p.Y)
+	}
+	return nil
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 // counter implements multi.CounterService.
@@ -114,7 +136,6 @@ func start(t *testing.T) *env {
 		return m(ctx, u)
 	}
 	srv, err := ttrpc.NewServer(
-		ttrpc.WithServerHandshaker(ttrpc.UnixSocketRequireSameUser()),
 		ttrpc.WithUnaryServerInterceptor(intercept),
 	)
 	if err != nil {
@@ -220,6 +241,51 @@ func TestTypesFromAnotherPackage(t *testing.T) {
 	}
 }
 
+// TestStreamingRPC calls the server-streaming rpc of the gogo code: every
+// message arrives in order, then io.EOF or the handler's error; an empty
+// request still reaches the handler; the unary rpcs of the same service
+// keep working on the same connection.
+func TestStreamingRPC(t *testing.T) {
+	e := start(t)
+	ctx := testContext(t)
+	g := multi.NewGeometryClient(e.client)
+
+	for _, tc := range []struct {
+		from *common.Point
+		want int
+		code codes.Code
+	}{
+		{&common.Point{X: 10, Y: 3}, 3, codes.OK},
+		{&common.Point{}, 0, codes.OK},
+		{&common.Point{X: 1, Y: -2}, 2, codes.OutOfRange},
+	} {
+		stream, err := g.Watch(ctx, tc.from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < tc.want; i++ {
+			p, err := stream.Recv()
+			if err != nil {
+				t.Fatalf("Watch(%v) message %d: %v", tc.from, i, err)
+			}
+			if p.X != tc.from.X+int64(i) {
+				t.Errorf("Watch(%v) message %d = %v", tc.from, i, p)
+			}
+		}
+		_, err = stream.Recv()
+		if tc.code == codes.OK {
+			if err != io.EOF {
+				t.Fatalf("Watch(%v) ended with %v, want io.EOF", tc.from, err)
+			}
+		} else {
+			wantCode(t, err, tc.code)
+		}
+	}
+	if _, err := g.Ping(ctx, &types.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestSamePackageTypesAndConcurrency uses the Counter client from many
 // goroutines at once; every Add must be counted exactly once.
 func TestSamePackageTypesAndConcurrency(t *testing.T) {
@@ -295,7 +361,7 @@ func TestProtoNamesOnTheWire(t *testing.T) {
 		t.Errorf("raw call = %q, want %q", raw.Value, "raw/")
 	}
 	err = e.client.Call(ctx, "ttrpc.codegentest.multi.LowerService", "DoThing", req, &raw)
-	wantCode(t, err, codes.NotFound)
+	wantCode(t, err, codes.Unimplemented)
 }
 
 // TestNilResponseDoesNotBreakServer checks that a service implementation
@@ -317,7 +383,8 @@ func TestNilResponseDoesNotBreakServer(t *testing.T) {
 }
 
 // TestServiceWithoutMethods checks that the method-less service registers,
-// its client constructs, and calls to it are NOT_FOUND.
+// its client constructs, and calls to it are UNIMPLEMENTED (the default
+// unknown-method code).
 func TestServiceWithoutMethods(t *testing.T) {
 	e := start(t)
 	ctx := testContext(t)
@@ -327,7 +394,7 @@ func TestServiceWithoutMethods(t *testing.T) {
 	}
 	var resp types.Empty
 	err := e.client.Call(ctx, "ttrpc.codegentest.multi.Nothing", "Anything", &types.Empty{}, &resp)
-	wantCode(t, err, codes.NotFound)
+	wantCode(t, err, codes.Unimplemented)
 }
 
 // TestMetadataAndDeadlineReachHandler checks that metadata and the deadline
