@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"bytes"
 	"go/ast"
 	"go/format"
 	"go/parser"
@@ -38,14 +37,9 @@ func method(name, in, out string, stream bool) *descriptor.MethodDescriptorProto
 }
 
 // generate runs the generator with the ttrpc plugin on file and returns the
-// Go source produced for it and the warnings printed.
-func generate(t *testing.T, file *descriptor.FileDescriptorProto) (string, string) {
+// Go source produced for it.
+func generate(t *testing.T, file *descriptor.FileDescriptorProto) string {
 	t.Helper()
-	var warned bytes.Buffer
-	old := warnings
-	warnings = &warned
-	defer func() { warnings = old }()
-
 	g := generator.New()
 	g.Request = &plugin.CodeGeneratorRequest{
 		FileToGenerate: []string{file.GetName()},
@@ -65,7 +59,7 @@ func generate(t *testing.T, file *descriptor.FileDescriptorProto) (string, strin
 	if err != nil {
 		t.Fatalf("generated code does not parse: %v\n%s", err, src)
 	}
-	return string(formatted), warned.String()
+	return string(formatted)
 }
 
 func parse(t *testing.T, src string) *ast.File {
@@ -109,7 +103,7 @@ func decls(f *ast.File) map[string]bool {
 // TestNoProtoPackage checks that a file without a proto package registers
 // its service under the bare service name.
 func TestNoProtoPackage(t *testing.T) {
-	src, _ := generate(t, &descriptor.FileDescriptorProto{
+	src := generate(t, &descriptor.FileDescriptorProto{
 		Name:        proto.String("nopkg.proto"),
 		Syntax:      proto.String("proto3"),
 		Options:     &descriptor.FileOptions{GoPackage: proto.String("example.com/nopkg;nopkg")},
@@ -139,7 +133,7 @@ func TestNoProtoPackage(t *testing.T) {
 // TestNoServicesNoImports checks that a file without services gets none of
 // the ttrpc plugin's imports.
 func TestNoServicesNoImports(t *testing.T) {
-	src, _ := generate(t, &descriptor.FileDescriptorProto{
+	src := generate(t, &descriptor.FileDescriptorProto{
 		Name:        proto.String("msgs.proto"),
 		Package:     proto.String("msgs"),
 		Syntax:      proto.String("proto3"),
@@ -155,11 +149,10 @@ func TestNoServicesNoImports(t *testing.T) {
 	}
 }
 
-// TestOnlyStreamingMethods checks that a service whose rpcs are all
-// streaming yields a method-less interface and no context import, which
-// would otherwise be unused and fail to compile.
+// TestOnlyStreamingMethods checks a service whose rpcs all stream: it gets
+// the 1.2 API, registered through RegisterService with no Methods.
 func TestOnlyStreamingMethods(t *testing.T) {
-	src, warned := generate(t, &descriptor.FileDescriptorProto{
+	src := generate(t, &descriptor.FileDescriptorProto{
 		Name:        proto.String("stream.proto"),
 		Package:     proto.String("s.v1"),
 		Syntax:      proto.String("proto3"),
@@ -172,20 +165,89 @@ func TestOnlyStreamingMethods(t *testing.T) {
 	})
 	f := parse(t, src)
 	imp := imports(f)
-	if imp["context"] {
-		t.Error("context imported although no method uses it")
+	if !imp["context"] || !imp["github.com/containerd/ttrpc"] {
+		t.Errorf("imports %v lack context or ttrpc", imp)
 	}
-	if !imp["github.com/containerd/ttrpc"] {
-		t.Error("ttrpc not imported")
+	for _, want := range []string{
+		`srv.RegisterService("s.v1.Events", &ttrpc.ServiceDesc{`,
+		"Subscribe(ctx context.Context, req *Ev, stream Events_SubscribeServer) error",
+		"Subscribe(ctx context.Context, req *Ev) (Events_SubscribeClient, error)",
+		"func NewEventsClient(client *ttrpc.Client) EventsClient {",
+		`}, "s.v1.Events", "Subscribe", req)`,
+	} {
+		if !strings.Contains(src, want) {
+			t.Errorf("generated code lacks %q:\n%s", want, src)
+		}
 	}
-	if !strings.Contains(src, `srv.Register("s.v1.Events", map[string]ttrpc.Method{})`) {
-		t.Errorf("service not registered with an empty method map:\n%s", src)
+	if strings.Contains(src, "Methods:") {
+		t.Errorf("a service without unary rpcs has a Methods map:\n%s", src)
 	}
-	if !strings.Contains(src, "// Subscribe is a streaming rpc and is not generated") {
-		t.Error("no comment for the skipped rpc")
+}
+
+// TestEveryKindOfRPC checks the shapes of each kind of rpc in a service
+// that has streams, and that rpcs whose proto name is not their Go name are
+// registered under both.
+func TestEveryKindOfRPC(t *testing.T) {
+	stream := func(name string, client, server bool) *descriptor.MethodDescriptorProto {
+		m := method(name, ".k.In", ".k.Out", false)
+		m.ClientStreaming = proto.Bool(client)
+		m.ServerStreaming = proto.Bool(server)
+		return m
 	}
-	if want := "skipping streaming rpc s.v1.Events.Subscribe"; !strings.Contains(warned, want) {
-		t.Errorf("warning %q does not contain %q", warned, want)
+	src := generate(t, &descriptor.FileDescriptorProto{
+		Name:        proto.String("kinds.proto"),
+		Package:     proto.String("k"),
+		Syntax:      proto.String("proto3"),
+		Options:     &descriptor.FileOptions{GoPackage: proto.String("example.com/k;k")},
+		MessageType: []*descriptor.DescriptorProto{message("In"), message("Out")},
+		Service: []*descriptor.ServiceDescriptorProto{{
+			Name: proto.String("Kinds"),
+			Method: []*descriptor.MethodDescriptorProto{
+				stream("get_one", false, false),
+				stream("Watch", false, true),
+				stream("Upload", true, false),
+				stream("chat_all", true, true),
+			},
+		}},
+	})
+	for _, want := range []string{
+		// Server API.
+		"GetOne(ctx context.Context, req *In) (*Out, error)",
+		"Watch(ctx context.Context, req *In, stream Kinds_WatchServer) error",
+		"Upload(ctx context.Context, stream Kinds_UploadServer) (*Out, error)",
+		"ChatAll(ctx context.Context, stream Kinds_ChatAllServer) error",
+		// Client API.
+		"Watch(ctx context.Context, req *In) (Kinds_WatchClient, error)",
+		"Upload(ctx context.Context) (Kinds_UploadClient, error)",
+		"ChatAll(ctx context.Context) (Kinds_ChatAllClient, error)",
+		"CloseAndRecv() (*Out, error)",
+		// Wire names.
+		`c.client.Call(ctx, "k.Kinds", "get_one", req, &resp)`,
+		`}, "k.Kinds", "ChatAll", nil)`,
+		`}, "k.Kinds", "Upload", nil)`,
+		`}, "k.Kinds", "Watch", req)`,
+		`desc.Methods["GetOne"] = desc.Methods["get_one"]`,
+		`desc.Streams["ChatAll"] = desc.Streams["chat_all"]`,
+		`srv.RegisterService("k.Kinds", desc)`,
+	} {
+		if !strings.Contains(src, want) {
+			t.Errorf("generated code lacks %q:\n%s", want, src)
+		}
+	}
+	d := decls(parse(t, src))
+	for _, name := range []string{
+		"KindsService", "KindsClient", "RegisterKindsService", "NewKindsClient",
+		"Kinds_WatchServer", "Kinds_UploadServer", "Kinds_ChatAllServer",
+		"Kinds_WatchClient", "Kinds_UploadClient", "Kinds_ChatAllClient",
+		"kinds_WatchServer", "kinds_UploadServer", "kinds_ChatAllServer",
+		"kinds_WatchClient", "kinds_UploadClient", "kinds_ChatAllClient",
+	} {
+		if !d[name] {
+			t.Errorf("no declaration of %s", name)
+		}
+	}
+	if d["Kinds_GetOneServer"] || d["Kinds_GetOneClient"] {
+		t.Error("stream types generated for a unary rpc")
 	}
 }
 
@@ -206,7 +268,7 @@ func TestMethodOrderFollowsProto(t *testing.T) {
 		MessageType: []*descriptor.DescriptorProto{message("M")},
 		Service:     []*descriptor.ServiceDescriptorProto{{Name: proto.String("S"), Method: methods}},
 	}
-	first, _ := generate(t, file)
+	first := generate(t, file)
 	for _, pattern := range []string{"%s(ctx context.Context", `"%s": func(`, "func (c *sClient) %s("} {
 		last := -1
 		for _, n := range names {
@@ -217,7 +279,7 @@ func TestMethodOrderFollowsProto(t *testing.T) {
 			last = i
 		}
 	}
-	second, _ := generate(t, file)
+	second := generate(t, file)
 	if first != second {
 		t.Error("two runs on the same input differ")
 	}

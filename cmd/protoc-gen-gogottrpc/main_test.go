@@ -233,20 +233,31 @@ func TestGoldenFromRecordedRequests(t *testing.T) {
 	}
 }
 
-// TestStreamingRPCIsSkippedWithWarning checks the documented treatment of
-// streaming rpcs: left out of the interface, a comment in their place and a
-// warning naming the rpc on stderr.
-func TestStreamingRPCIsSkippedWithWarning(t *testing.T) {
+// TestStreamingRPCIsGenerated checks the treatment of streaming rpcs: a
+// service with one gets the ttrpc 1.2 API of protoc-gen-go-ttrpc over gogo
+// messages, silently, while services without streams keep the 1.0 API.
+func TestStreamingRPCIsGenerated(t *testing.T) {
 	resp, stderr := runPlugin(t, loadRequest(t, "multi"))
-	if want := "skipping streaming rpc ttrpc.codegentest.multi.Geometry.Watch"; !strings.Contains(stderr, want) {
-		t.Errorf("stderr %q does not contain %q", stderr, want)
+	if stderr != "" {
+		t.Errorf("unexpected output on stderr: %s", stderr)
 	}
 	content := resp.File[0].GetContent()
-	if !strings.Contains(content, "// Watch is a streaming rpc and is not generated") {
-		t.Error("no comment for the skipped streaming rpc")
+	for _, want := range []string{
+		"Watch(ctx context.Context, req *common.Point, stream Geometry_WatchServer) error",
+		"Watch(ctx context.Context, req *common.Point) (Geometry_WatchClient, error)",
+		"func NewGeometryClient(client *ttrpc1.Client) GeometryClient {",
+		`srv.RegisterService("ttrpc.codegentest.multi.Geometry", &ttrpc1.ServiceDesc{`,
+		`}, "ttrpc.codegentest.multi.Geometry", "Watch", req)`,
+		// Counter has no streams: the 1.0 API.
+		"func NewCounterClient(client *ttrpc1.Client) CounterService {",
+		`srv.Register("ttrpc.codegentest.multi.Counter", map[string]ttrpc1.Method{`,
+	} {
+		if !strings.Contains(content, want) {
+			t.Errorf("generated code lacks %q", want)
+		}
 	}
-	if strings.Contains(content, "Watch(ctx") || strings.Contains(content, `"Watch"`) {
-		t.Error("streaming rpc Watch was generated")
+	if strings.Contains(content, "CounterClient interface") {
+		t.Error("a service without streams got a client interface")
 	}
 }
 

@@ -666,36 +666,80 @@ type GeometryService interface {
 	// Describe turns a nested type of another package into a nested type of
 	// this one.
 	Describe(ctx context.Context, req *common.Shape_Label) (*Outer_Inner, error)
+	// Watch streams points (a ttrpc 1.2 stream).
+	Watch(ctx context.Context, req *common.Point, stream Geometry_WatchServer) error
 	// Ping takes and returns google.protobuf.Empty.
 	Ping(ctx context.Context, req *types.Empty) (*types.Empty, error)
-	// Watch is a streaming rpc and is not generated: ttrpc 1.0 supports unary rpcs only.
 }
 
 // RegisterGeometryService registers svc with srv under the service name "ttrpc.codegentest.multi.Geometry".
 func RegisterGeometryService(srv *ttrpc1.Server, svc GeometryService) {
-	srv.Register("ttrpc.codegentest.multi.Geometry", map[string]ttrpc1.Method{
-		"Area": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
-			var req common.Shape
-			if err := unmarshal(&req); err != nil {
-				return nil, err
-			}
-			return svc.Area(ctx, &req)
+	srv.RegisterService("ttrpc.codegentest.multi.Geometry", &ttrpc1.ServiceDesc{
+		Methods: map[string]ttrpc1.Method{
+			"Area": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req common.Shape
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.Area(ctx, &req)
+			},
+			"Describe": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req common.Shape_Label
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.Describe(ctx, &req)
+			},
+			"Ping": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req types.Empty
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.Ping(ctx, &req)
+			},
 		},
-		"Describe": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
-			var req common.Shape_Label
-			if err := unmarshal(&req); err != nil {
-				return nil, err
-			}
-			return svc.Describe(ctx, &req)
-		},
-		"Ping": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
-			var req types.Empty
-			if err := unmarshal(&req); err != nil {
-				return nil, err
-			}
-			return svc.Ping(ctx, &req)
+		Streams: map[string]ttrpc1.Stream{
+			"Watch": {
+				Handler: func(ctx context.Context, ss ttrpc1.StreamServer) (interface{}, error) {
+					var req common.Point
+					if err := ss.RecvMsg(&req); err != nil {
+						return nil, err
+					}
+					return nil, svc.Watch(ctx, &req, &geometry_WatchServer{ss})
+				},
+				StreamingServer: true,
+			},
 		},
 	})
+}
+
+// Geometry_WatchServer is the stream a handler of Watch sends its responses on.
+type Geometry_WatchServer interface {
+	Send(*common.Point) error
+	ttrpc1.StreamServer
+}
+
+type geometry_WatchServer struct {
+	ttrpc1.StreamServer
+}
+
+func (x *geometry_WatchServer) Send(m *common.Point) error {
+	return x.StreamServer.SendMsg(m)
+}
+
+// GeometryClient is the ttrpc client API of the ttrpc.codegentest.multi.Geometry service.
+//
+// Geometry works on types from the common package.
+type GeometryClient interface {
+	// Area returns the area of the polygon the shape's points describe.
+	Area(ctx context.Context, req *common.Shape) (*AreaResult, error)
+	// Describe turns a nested type of another package into a nested type of
+	// this one.
+	Describe(ctx context.Context, req *common.Shape_Label) (*Outer_Inner, error)
+	// Watch streams points (a ttrpc 1.2 stream).
+	Watch(ctx context.Context, req *common.Point) (Geometry_WatchClient, error)
+	// Ping takes and returns google.protobuf.Empty.
+	Ping(ctx context.Context, req *types.Empty) (*types.Empty, error)
 }
 
 type geometryClient struct {
@@ -703,7 +747,7 @@ type geometryClient struct {
 }
 
 // NewGeometryClient returns a client for the ttrpc.codegentest.multi.Geometry service that sends its calls through client.
-func NewGeometryClient(client *ttrpc1.Client) GeometryService {
+func NewGeometryClient(client *ttrpc1.Client) GeometryClient {
 	return &geometryClient{
 		client: client,
 	}
@@ -725,12 +769,41 @@ func (c *geometryClient) Describe(ctx context.Context, req *common.Shape_Label) 
 	return &resp, nil
 }
 
+func (c *geometryClient) Watch(ctx context.Context, req *common.Point) (Geometry_WatchClient, error) {
+	stream, err := c.client.NewStream(ctx, &ttrpc1.StreamDesc{
+		StreamingServer: true,
+	}, "ttrpc.codegentest.multi.Geometry", "Watch", req)
+	if err != nil {
+		return nil, err
+	}
+	return &geometry_WatchClient{stream}, nil
+}
+
 func (c *geometryClient) Ping(ctx context.Context, req *types.Empty) (*types.Empty, error) {
 	var resp types.Empty
 	if err := c.client.Call(ctx, "ttrpc.codegentest.multi.Geometry", "Ping", req, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil
+}
+
+// Geometry_WatchClient is the client side of a call to Watch: Recv receives the
+// server's messages, io.EOF after the last one.
+type Geometry_WatchClient interface {
+	Recv() (*common.Point, error)
+	ttrpc1.ClientStream
+}
+
+type geometry_WatchClient struct {
+	ttrpc1.ClientStream
+}
+
+func (x *geometry_WatchClient) Recv() (*common.Point, error) {
+	m := new(common.Point)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // CounterService is the ttrpc API of the ttrpc.codegentest.multi.Counter service.

@@ -1,0 +1,23 @@
+module github.com/containerd/ttrpc/cmd/protoc-gen-go-ttrpc/example
+
+go 1.21
+
+require (
+	github.com/containerd/ttrpc v1.2.10
+	github.com/containerd/ttrpc/cmd/protoc-gen-go-ttrpc v0.0.0-00010101000000-000000000000
+	google.golang.org/protobuf v1.34.0
+)
+
+require (
+	github.com/gogo/protobuf v1.3.2 // indirect
+	github.com/golang/protobuf v1.5.0 // indirect
+	golang.org/x/sys v0.0.0-20200930185726-fdedc70b468f // indirect
+	google.golang.org/genproto v0.0.0-20200224152610-e50cd9704f63 // indirect
+	google.golang.org/grpc v1.27.1 // indirect
+)
+
+// The example builds against the code in this repository.
+replace (
+	github.com/containerd/ttrpc => ../../..
+	github.com/containerd/ttrpc/cmd/protoc-gen-go-ttrpc => ..
+)
