@@ -148,8 +148,7 @@ func NewClient(conn net.Conn, opts ...ClientOpts) *Client {
 	c.streamInterceptor = chainStreamClient(c.streamInterceptor, c.streamChain)
 	if conn == nil {
 		c.closeErr = errNilConn
-		c.closed = true
-		close(c.done)
+		c.shutdown()
 		go func() {
 			c.userCloseFunc()
 			close(c.userCloseWaitCh)
