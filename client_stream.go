@@ -27,9 +27,9 @@ import (
 //	   │ CloseSend: data frame, remote-closed   │ garbage-collected unread:
 //	   │ window frames in: credit grows         │ abandoned — queued frames
 //	   │ data frames in: queued for RecvMsg     │ skipped, a reset frame sent
-//	   └──────────────────┬─────────────────────┘ if the server speaks flow
-//	                      │                        control, RecvMsg gives the
-//	   response frame, or data frame with          ctx's error
+//	   └──────────────────┬─────────────────────┘ if the request went out,
+//	                      │                        RecvMsg gives the ctx's
+//	   response frame, or data frame with          error
 //	   remote-closed: the server's side is over
 //	                      ▼
 //	      ended on the wire (out of the table): RecvMsg drains the queue,
@@ -333,9 +333,9 @@ func (s *clientStream) end(err error) error {
 }
 
 // cancel abandons the stream: it leaves the table, its queued frames are
-// dropped and its frames not yet written skipped, and a server that speaks
-// flow control is told with a reset frame, so that its handler's context
-// ends.
+// dropped and its frames not yet written skipped, and the server, if it has
+// seen the request, is told with a reset frame, so that its handler's
+// context ends (servers of this module; others ignore the frame).
 func (s *clientStream) cancel(err error) {
 	c := s.c
 	s.finished.Store(true)
@@ -349,7 +349,10 @@ func (s *clientStream) cancel(err error) {
 	s.credit.Close()
 	s.window.Stop()
 	s.in.Abort(err)
-	if open && s.acked.Load() {
+	if open {
+		// Servers of the established library ignore frames of unknown
+		// types (checked against v1.0.2, v1.2.8 and v1.2.10), so the
+		// reset goes to any server that has seen the request.
 		frame := newFrame(0)
 		putHeader(*frame, messageHeader{StreamID: s.id, Type: messageTypeReset})
 		c.write(outFrame{s: s, frame: frame, kind: frameControl})

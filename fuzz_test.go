@@ -27,6 +27,7 @@ import (
 
 	"github.com/containerd/ttrpc/internal/bufpool"
 	"github.com/containerd/ttrpc/internal/faultconn"
+	"github.com/containerd/ttrpc/internal/wire"
 	gogoproto "github.com/gogo/protobuf/proto"
 	"github.com/gogo/protobuf/types"
 	"google.golang.org/grpc/codes"
@@ -457,6 +458,51 @@ func fzSharedServer() (*Server, *faultconn.PipeListener) {
 				return nil, nil
 			},
 		})
+		// Streams of every kind, for the stream state machine.
+		s.RegisterService("fz.Stream", &ServiceDesc{Streams: map[string]Stream{
+			"Chat": {StreamingClient: true, StreamingServer: true, Handler: func(ctx context.Context, ss StreamServer) (interface{}, error) {
+				for {
+					var v types.BytesValue
+					if err := ss.RecvMsg(&v); err != nil {
+						if err == io.EOF {
+							return nil, nil
+						}
+						return nil, err
+					}
+					if err := ss.SendMsg(&v); err != nil {
+						return nil, err
+					}
+				}
+			}},
+			"Down": {StreamingServer: true, Handler: func(ctx context.Context, ss StreamServer) (interface{}, error) {
+				var v types.BytesValue
+				if err := ss.RecvMsg(&v); err != nil {
+					return nil, err
+				}
+				for i := 0; i < 3; i++ {
+					if err := ss.SendMsg(&v); err != nil {
+						return nil, err
+					}
+				}
+				return &v, nil
+			}},
+			"Up": {StreamingClient: true, Handler: func(ctx context.Context, ss StreamServer) (interface{}, error) {
+				n := 0
+				for {
+					var v types.BytesValue
+					if err := ss.RecvMsg(&v); err == io.EOF {
+						return &types.Int64Value{Value: int64(n)}, nil
+					} else if err != nil {
+						return nil, err
+					}
+					n++
+				}
+			}},
+			"Hang": {StreamingClient: true, StreamingServer: true, Handler: func(ctx context.Context, ss StreamServer) (interface{}, error) {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}},
+		}})
 		l := faultconn.NewPipeListener()
 		go s.Serve(context.Background(), l)
 		fzServer, fzListener = s, l
@@ -577,7 +623,49 @@ func fzServerSeeds() [][]byte {
 		fzHeaderOnly(23, messageTypeRequest, messageLengthMax+1),
 		fzJoin(fzHeaderOnly(25, messageTypeRequest, 100), []byte("torn")),
 		fzJoin(fzHeaderOnly(27, messageTypeRequest, 65600), bytes.Repeat([]byte{'a'}, 65600)),
+		// Streams: a bidi chat, closed; with the client's window; a
+		// server stream; a client stream; abandoned with a reset.
+		fzJoin(fzStreamRequest(29, "Chat", flagRemoteOpen, nil, 0), fzData(29, 0, "a"), fzData(29, 0, ""), fzFrame(29, messageTypeData, flagRemoteClosed|flagNoData, nil)),
+		fzJoin(fzStreamRequest(31, "Chat", flagRemoteOpen, []byte("first"), 1024), fzData(31, flagRemoteClosed, "last"), fzWindow(31, 4096)),
+		fzStreamRequest(33, "Down", flagRemoteClosed, fzMarshal(&types.BytesValue{Value: []byte("d")}), 0),
+		fzJoin(fzStreamRequest(35, "Up", flagRemoteOpen, nil, 64), fzData(35, 0, "u"), fzData(35, flagRemoteClosed, "v")),
+		fzJoin(fzStreamRequest(37, "Hang", flagRemoteOpen, nil, 0), fzData(37, 0, "x"), fzFrame(37, messageTypeReset, 0, nil)),
+		// Odd stream frames: data, window and reset for streams that were
+		// never opened; data for a unary call; remote-open to a unary
+		// method; both open and closed; flags 0 to a server stream; data
+		// after the client closed; a request reusing an open stream's id.
+		fzJoin(fzData(39, 0, "x"), fzWindow(41, 1<<62), fzFrame(43, messageTypeReset, 0, nil)),
+		fzJoin(fzEchoRequest(45, []byte("e")), fzData(45, 0, "late")),
+		fzFrame(47, messageTypeRequest, flagRemoteOpen, fzRequestBody("fz.Svc", "Echo", nil, 0)),
+		fzStreamRequest(49, "Chat", flagRemoteOpen|flagRemoteClosed, nil, 0),
+		fzStreamRequest(51, "Down", 0, nil, 0),
+		fzJoin(fzStreamRequest(53, "Up", flagRemoteOpen, nil, 0), fzData(53, flagRemoteClosed, "a"), fzData(53, 0, "b")),
+		fzJoin(fzStreamRequest(55, "Hang", flagRemoteOpen, nil, 0), fzStreamRequest(55, "Hang", flagRemoteOpen, nil, 0)),
+		fzJoin(fzStreamRequest(57, "Chat", flagRemoteOpen, nil, 0), fzFrame(57, messageTypeData, flagNoData, nil), fzFrame(57, messageTypeWindow, 0, []byte{0xff})),
 	}
+}
+
+// fzRequestBody encodes a Request, with the flow-control window field when
+// window > 0.
+func fzRequestBody(service, method string, payload []byte, window uint64) []byte {
+	b, _ := (&Request{Service: service, Method: method, Payload: payload}).Marshal()
+	if window > 0 {
+		b = wire.AppendTag(b, requestWindowField, wire.TypeVarint)
+		b = wire.AppendVarint(b, window)
+	}
+	return b
+}
+
+func fzStreamRequest(id uint32, method string, flags uint8, payload []byte, window uint64) []byte {
+	return fzFrame(id, messageTypeRequest, flags, fzRequestBody("fz.Stream", method, payload, window))
+}
+
+func fzData(id uint32, flags uint8, v string) []byte {
+	return fzFrame(id, messageTypeData, flags, fzMarshal(&types.BytesValue{Value: []byte(v)}))
+}
+
+func fzWindow(id uint32, n uint64) []byte {
+	return fzFrame(id, messageTypeWindow, 0, wire.AppendVarint(nil, n))
 }
 
 // ---------------------------------------------------------------------------

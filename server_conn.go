@@ -102,12 +102,13 @@ func newServerConn(ctx context.Context, s *Server, conn net.Conn) *serverConn {
 // The goroutine that finds reading over waits for in-flight requests and
 // closes the connection.
 func (c *serverConn) serve() {
+read:
 	for {
 		h, p, err := c.reader.read()
 		if err != nil {
 			var tooLarge *OversizedMessageErr
 			if !errors.As(err, &tooLarge) {
-				break
+				break read
 			}
 			switch h.Type {
 			case messageTypeRequest:
@@ -123,7 +124,7 @@ func (c *serverConn) serve() {
 		case messageTypeRequest:
 		case messageTypeData:
 			if c.deliverData(h, p) && !c.budget.Wait(c.done) {
-				return
+				break read // the connection was closed meanwhile
 			}
 			continue
 		case messageTypeWindow:
