@@ -1,7 +1,10 @@
 // Command compare measures this ttrpc and grpc-go side by side on the same
 // echo service over unix sockets, client and server in separate processes,
-// and prints one table with their ratios. Run it from the benchmarks
-// directory (it builds the minimal servers with the go command):
+// and prints one table with their ratios. The size and idle-memory rows also
+// have the established ttrpc v1.0.2's minimal server (the module in
+// established/v1.0.2), and this module's built in that module under the same
+// dependency pins. Run it from the benchmarks directory (it builds the
+// minimal servers with the go command):
 //
 //	go run ./cmd/compare
 //
@@ -10,6 +13,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"flag"
@@ -175,6 +179,8 @@ type impl struct {
 	name    string
 	minimal string // package of the minimal server
 	dial    func(path string) (caller, error)
+	dir     string // module directory of the minimal server ("" for this one)
+	modfile string // go.mod to build it with instead of dir's (copied to a temporary directory)
 }
 
 // caller makes echo calls of a given size; one caller is one client
@@ -318,12 +324,27 @@ var impls = []impl{
 	{name: "grpc-go", minimal: "./cmd/mingrpc", dial: dialGRPC},
 }
 
-// row is one line of the table: a value per implementation.
+// The established ttrpc v1.0.2's minimal server: the same generated echo
+// service and main (copies, see established/v1.0.2) in a module of its own
+// under containerd 1.5's dependency pins; and this module's built in that
+// module with github.com/containerd/ttrpc replaced by this repository (same
+// pins, same code, only ttrpc differs). Both serve our client, which speaks
+// the same protocol; they are measured only for size and idle memory.
+const establishedDir = "established/v1.0.2"
+
+var (
+	established = impl{name: "ttrpc v1.0.2", minimal: "./cmd/minttrpc", dial: dialTTRPC, dir: establishedDir}
+	pinned      = impl{name: "ttrpc, v1.0.2's pins", minimal: "./cmd/minttrpc", dial: dialTTRPC, dir: establishedDir, modfile: "go.ours.mod"}
+)
+
+// row is one line of the table: a value per implementation, and the
+// established v1.0.2's value where it was measured.
 type row struct {
 	name   string
 	unit   string
 	vals   [2]float64
-	better string // "lower" or "higher"
+	old    float64 // established v1.0.2 (0: not measured)
+	better string  // "lower" or "higher"
 }
 
 func compare() error {
@@ -352,64 +373,83 @@ func compare() error {
 		return nil
 	}
 
+	if err := checkEstablishedCopies(); err != nil {
+		return err
+	}
+
 	// Static and idle measurements on the stripped minimal servers, built
 	// as go build does by default (cgo on: dynamically linked through package
-	// net) and as containerd builds its shims (CGO_ENABLED=0: static).
+	// net) and as containerd builds its shims (CGO_ENABLED=0: static). The
+	// idle measurements also cover the established v1.0.2 and this module
+	// under its pins (indexes 2 and 3 of all).
+	all := append(append([]impl(nil), impls...), established, pinned)
+	const iOld, iPinned = 2, 3
 	fmt.Fprintln(os.Stderr, "building minimal servers (-ldflags='-s -w') ...")
-	bins := make([]string, len(impls))
-	static := make([]string, len(impls))
-	for i, im := range impls {
-		bins[i] = filepath.Join(dir, filepath.Base(im.minimal))
+	bins := make([]string, len(all))
+	static := make([]string, len(all))
+	for i, im := range all {
+		bins[i] = filepath.Join(dir, fmt.Sprintf("%d-%s", i, filepath.Base(im.minimal)))
 		static[i] = bins[i] + "-static"
 		for _, b := range []struct {
 			out string
 			env []string
 		}{{bins[i], nil}, {static[i], []string{"CGO_ENABLED=0"}}} {
-			cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", b.out, im.minimal)
-			cmd.Env = append(os.Environ(), b.env...)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("building %s: %v\n%s", im.minimal, err, out)
+			if err := buildMinimal(im, b.out, dir, b.env); err != nil {
+				return err
 			}
 		}
 	}
-	size := func(bins []string) func(i int) (float64, error) {
-		return func(i int) (float64, error) {
-			st, err := os.Stat(bins[i])
+	sizes := make([][2]float64, len(all))
+	for i := range all {
+		for k, bin := range []string{bins[i], static[i]} {
+			st, err := os.Stat(bin)
 			if err != nil {
-				return 0, err
+				return err
 			}
-			return float64(st.Size()) / 1024, nil
+			sizes[i][k] = float64(st.Size()) / 1024
 		}
-	}
-	if err := add("stripped minimal server", "KiB", "lower", size(bins)); err != nil {
-		return err
-	}
-	if err := add("stripped minimal server, static", "KiB", "lower", size(static)); err != nil {
-		return err
 	}
 	// Each server is started -rounds times, alternating the libraries, and
 	// the medians are reported: a single start's RSS varies by a few %.
-	idle := make([]idleResult, len(impls))
-	idleStatic := make([]idleResult, len(impls))
-	idleRuns := make([][]idleResult, 2*len(impls))
+	idle := make([]idleResult, len(all))
+	idleStatic := make([]idleResult, len(all))
+	idleRuns := make([][]idleResult, 2*len(all))
 	for r := 0; r < *rounds; r++ {
-		for i := range impls {
+		for i := range all {
 			for k, bin := range []string{bins[i], static[i]} {
-				res, err := measureIdle(impls[i], bin, filepath.Join(dir, fmt.Sprintf("idle%d-%d-%d.sock", r, i, k)))
+				res, err := measureIdle(all[i], bin, filepath.Join(dir, fmt.Sprintf("idle%d-%d-%d.sock", r, i, k)))
 				if err != nil {
-					return fmt.Errorf("idle %s (%s): %w", impls[i].name, bin, err)
+					return fmt.Errorf("idle %s (%s): %w", all[i].name, bin, err)
 				}
 				idleRuns[2*i+k] = append(idleRuns[2*i+k], res)
 			}
 		}
 	}
-	for i := range impls {
+	for i := range all {
 		idle[i], idleStatic[i] = medianIdle(idleRuns[2*i]), medianIdle(idleRuns[2*i+1])
 	}
-	add("idle server RSS", "KiB", "lower", func(i int) (float64, error) { return float64(idle[i].rss), nil })
-	add("idle server RSS, static", "KiB", "lower", func(i int) (float64, error) { return float64(idleStatic[i].rss), nil })
-	add("RSS per idle connection", "KiB", "lower", func(i int) (float64, error) { return idle[i].rssPerConn, nil })
-	add("goroutines per idle connection", "", "lower", func(i int) (float64, error) { return idle[i].gPerConn, nil })
+	// withOld adds a row with the established v1.0.2's value (old) too;
+	// pinnedRow one whose ttrpc value is this module's under v1.0.2's pins.
+	withOld := func(name, unit string, v func(i int) float64) {
+		add(name, unit, "lower", func(i int) (float64, error) { return v(i), nil })
+		rows[len(rows)-1].old = v(iOld)
+	}
+	pinnedRow := func(name, unit string, v func(i int) float64) {
+		r := row{name: name, unit: unit, better: "lower", vals: [2]float64{v(iPinned), 0}, old: v(iOld)}
+		rows = append(rows, r)
+		fmt.Fprintf(os.Stderr, "  %-34s %12.4g %12s %12.4g\n", name, r.vals[0], "", r.old)
+	}
+	withOld("stripped minimal server", "KiB", func(i int) float64 { return sizes[i][0] })
+	withOld("stripped minimal server, static", "KiB", func(i int) float64 { return sizes[i][1] })
+	withOld("idle server RSS", "KiB", func(i int) float64 { return float64(idle[i].rss) })
+	withOld("idle server RSS, static", "KiB", func(i int) float64 { return float64(idleStatic[i].rss) })
+	withOld("RSS per idle connection", "KiB", func(i int) float64 { return idle[i].rssPerConn })
+	withOld("goroutines per idle connection", "", func(i int) float64 { return idle[i].gPerConn })
+	pinnedRow("v1.0.2's pins: stripped minimal server", "KiB", func(i int) float64 { return sizes[i][0] })
+	pinnedRow("v1.0.2's pins: …, static", "KiB", func(i int) float64 { return sizes[i][1] })
+	pinnedRow("v1.0.2's pins: idle server RSS", "KiB", func(i int) float64 { return float64(idle[i].rss) })
+	pinnedRow("v1.0.2's pins: idle server RSS, static", "KiB", func(i int) float64 { return float64(idleStatic[i].rss) })
+	pinnedRow("v1.0.2's pins: RSS per idle connection", "KiB", func(i int) float64 { return idle[i].rssPerConn })
 
 	// Workloads against full server processes (this binary, -serve).
 	servers := make([]*proc, len(impls))
@@ -666,23 +706,91 @@ func measureThroughput(c caller, callers, size int, d time.Duration) (float64, e
 
 func printTable(rows []row) {
 	host, _ := os.Hostname()
-	fmt.Printf("ttrpc (this module) vs grpc-go, unix sockets, client and server in separate processes\n")
+	fmt.Printf("ttrpc (this module) vs grpc-go, unix sockets, client and server in separate processes;\n")
+	fmt.Printf("size and idle rows also vs the established ttrpc v1.0.2 (%s, containerd 1.5's pins)\n", establishedDir)
 	fmt.Printf("%s, %s/%s, %d CPUs (GOMAXPROCS %d), %s, host %s\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), host)
-	fmt.Printf("| %-40s | %12s | %12s | %13s |\n", "metric", "ttrpc", "grpc-go", "ttrpc/grpc-go")
-	fmt.Printf("|%s|%s|%s|%s|\n", strings.Repeat("-", 42), strings.Repeat("-", 13)+":", strings.Repeat("-", 13)+":", strings.Repeat("-", 14)+":")
+	fmt.Printf("| %-46s | %12s | %12s | %13s | %12s | %12s |\n", "metric", "ttrpc", "grpc-go", "ttrpc/grpc-go", "ttrpc v1.0.2", "ttrpc/v1.0.2")
+	fmt.Printf("|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 48), strings.Repeat("-", 13)+":", strings.Repeat("-", 13)+":", strings.Repeat("-", 14)+":",
+		strings.Repeat("-", 13)+":", strings.Repeat("-", 13)+":")
+	cell := func(v float64) string {
+		if v == 0 {
+			return ""
+		}
+		return format(v)
+	}
 	for _, r := range rows {
 		name := r.name
 		if r.unit != "" {
 			name += " (" + r.unit + ")"
 		}
-		ratio := "n/a"
+		ratio := ""
 		if r.vals[1] != 0 {
 			ratio = fmt.Sprintf("%.2f×", r.vals[0]/r.vals[1])
 		}
-		fmt.Printf("| %-40s | %12s | %12s | %13s |\n", name, format(r.vals[0]), format(r.vals[1]), ratio)
+		oldRatio := ""
+		if r.old != 0 {
+			oldRatio = fmt.Sprintf("%.2f×", r.vals[0]/r.old)
+		}
+		fmt.Printf("| %-46s | %12s | %12s | %13s | %12s | %12s |\n", name, cell(r.vals[0]), cell(r.vals[1]), ratio, cell(r.old), oldRatio)
 	}
 	fmt.Printf("\nratios: lower is better for sizes, memory, latency and allocations; higher is better for calls/s.\n")
+	fmt.Printf("\"v1.0.2's pins\" rows: this module's minimal server built in %s's module with ttrpc replaced by this\n", establishedDir)
+	fmt.Printf("repository (go.ours.mod): the same code and dependency pins as the v1.0.2 column, only ttrpc differs.\n")
+}
+
+// buildMinimal builds im's stripped minimal server into out.
+func buildMinimal(im impl, out, tmp string, env []string) error {
+	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", out}
+	if im.modfile != "" {
+		// A copy, so that resolving a changed root go.mod (-mod=mod)
+		// does not rewrite the checked-in file.
+		mf := filepath.Join(tmp, "ours.mod")
+		for _, ext := range []string{".mod", ".sum"} {
+			b, err := os.ReadFile(filepath.Join(im.dir, strings.TrimSuffix(im.modfile, ".mod")+ext))
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(strings.TrimSuffix(mf, ".mod")+ext, b, 0o644); err != nil {
+				return err
+			}
+		}
+		args = append(args, "-modfile="+mf, "-mod=mod")
+	}
+	cmd := exec.Command("go", append(args, im.minimal)...)
+	cmd.Dir = im.dir
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building %s (%s) in %q: %v\n%s", im.minimal, im.name, im.dir, err, out)
+	}
+	return nil
+}
+
+// checkEstablishedCopies makes sure the v1.0.2 module builds the same
+// generated code and main as the ttrpc side here (established/v1.0.2/sync.sh
+// refreshes them).
+func checkEstablishedCopies() error {
+	const here, there = "github.com/containerd/ttrpc/benchmarks/internal/ttrpcecho", "github.com/containerd/ttrpc/benchmarks/" + establishedDir + "/internal/ttrpcecho"
+	for _, f := range []struct {
+		path    string
+		rewrite bool // the import path of the echo package is the copy's
+	}{{"internal/ttrpcecho/echo.pb.go", false}, {"cmd/minttrpc/main.go", true}} {
+		want, err := os.ReadFile(f.path)
+		if err != nil {
+			return fmt.Errorf("%v (run compare from the benchmarks directory)", err)
+		}
+		if f.rewrite {
+			want = bytes.ReplaceAll(want, []byte(here), []byte(there))
+		}
+		got, err := os.ReadFile(filepath.Join(establishedDir, f.path))
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(want, got) {
+			return fmt.Errorf("%s/%s is not a copy of %s: run %s/sync.sh", establishedDir, f.path, f.path, establishedDir)
+		}
+	}
+	return nil
 }
 
 func format(v float64) string {

@@ -1,0 +1,3 @@
+module github.com/containerd/ttrpc/benchmarks/footprint
+
+go 1.22
