@@ -3,7 +3,6 @@ package ttrpc
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"time"
 
@@ -98,7 +97,8 @@ func (c *Client) nextFrame() (messageHeader, inFrame, error) {
 		case messageTypeResponse, messageTypeData, messageTypeWindow:
 			return h, inFrame{p: p, typ: h.Type, flags: h.Flags}, nil
 		}
-		slog.Debug("ttrpc: client dropping frame of unexpected type", "type", h.Type, "stream", h.StreamID)
+		// A frame type a client has no use for (a request, or a type of
+		// a later protocol): skip it and keep the connection.
 		bufpool.Put(p)
 	}
 }
@@ -151,8 +151,8 @@ func (c *Client) deliver(h messageHeader, f inFrame) (released, full bool) {
 	}
 	c.mu.Unlock()
 	if s == nil {
-		// Most often the reply of a call that gave up (deadline, cancel).
-		slog.Debug("ttrpc: dropping frame for unknown stream", "stream", h.StreamID, "type", h.Type)
+		// Most often the reply of a call that gave up (deadline,
+		// cancel): a normal event, dropped without a word.
 		bufpool.Put(f.p)
 		return released, false
 	}

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"log"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -27,6 +28,12 @@ type Server struct {
 	// The interceptor chains, folded from config by NewServer.
 	unaryInterceptor  UnaryServerInterceptor
 	streamInterceptor StreamServerInterceptor
+
+	// The stream machinery (server_stream.go), installed by the first
+	// RegisterService with streams. Reaching it only through these
+	// function values keeps it out of programs that register none, such
+	// as every program written for the 1.0 API.
+	streams atomic.Pointer[streamOps]
 
 	mu        sync.Mutex
 	closing   bool
@@ -80,6 +87,15 @@ func (s *Server) Register(name string, methods map[string]Method) {
 // mistakes that would otherwise surface only at a call.
 func (s *Server) RegisterService(name string, desc *ServiceDesc) {
 	s.services.register(name, desc)
+	if len(desc.Streams) > 0 && s.streams.Load() == nil {
+		s.streams.CompareAndSwap(nil, &streamOps{
+			start:  (*serverConn).startStream,
+			data:   (*serverConn).deliverData,
+			window: (*serverConn).deliverWindow,
+			reset:  (*serverConn).resetStream,
+			failed: (*serverConn).streamFailed,
+		})
+	}
 }
 
 // unknownCode is the status code for a service or method not registered.
@@ -105,7 +121,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			var te interface{ Temporary() bool }
 			if errors.As(err, &te) && te.Temporary() {
 				backoff = nextBackoff(backoff)
-				slog.Warn("ttrpc: accept failed, retrying", "error", err, "backoff", backoff)
+				log.Printf("ttrpc: accept failed, retrying in %v: %v", backoff, err)
 				t := time.NewTimer(backoff)
 				select {
 				case <-t.C:
@@ -146,7 +162,7 @@ func (s *Server) handleConn(ctx context.Context, raw net.Conn) {
 		if err == nil {
 			err = errors.New("handshaker returned no connection")
 		}
-		slog.Warn("ttrpc: refused connection", "error", err)
+		log.Printf("ttrpc: refused connection: %v", err)
 		return
 	}
 	sc := newServerConn(ctx, s, conn)

@@ -3,7 +3,6 @@ package ttrpc
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -116,28 +115,32 @@ read:
 				go c.replyStatus(h.StreamID, tooLarge.GRPCStatus())
 			case messageTypeData:
 				// The stream lost a message: it cannot go on.
-				c.streamFailed(h.StreamID, tooLarge)
+				if ops := c.server.streams.Load(); ops != nil {
+					ops.failed(c, h.StreamID, tooLarge)
+				}
 			}
 			continue
 		}
-		switch h.Type {
-		case messageTypeRequest:
-		case messageTypeData:
-			if c.deliverData(h, p) && !c.budget.Wait(c.done) {
-				break read // the connection was closed meanwhile
+		if h.Type != messageTypeRequest {
+			ops := c.server.streams.Load()
+			switch {
+			case ops == nil:
+				// No streams registered: data, window and reset
+				// frames have nowhere to go, and unknown types no
+				// meaning. Drop them and keep the connection.
+				bufpool.Put(p)
+			case h.Type == messageTypeData:
+				if ops.data(c, h, p) && !c.budget.Wait(c.done) {
+					break read // the connection was closed meanwhile
+				}
+			case h.Type == messageTypeWindow:
+				ops.window(c, h, p)
+			case h.Type == messageTypeReset:
+				bufpool.Put(p)
+				ops.reset(c, h.StreamID)
+			default:
+				bufpool.Put(p)
 			}
-			continue
-		case messageTypeWindow:
-			c.deliverWindow(h, p)
-			continue
-		case messageTypeReset:
-			bufpool.Put(p)
-			c.resetStream(h.StreamID)
-			continue
-		default:
-			// Unknown types have no meaning here; drop them and keep
-			// the connection.
-			bufpool.Put(p)
 			continue
 		}
 		r, m, st, alone, ok := c.dispatch(h, p)
@@ -145,7 +148,7 @@ read:
 			continue
 		}
 		if st != nil {
-			c.startStream(h, p, &r, st)
+			c.server.streams.Load().start(c, h, p, &r, st)
 			continue
 		}
 		if alone && c.inlineOK && m.quick() && c.reader.br.Buffered() == 0 {
@@ -545,7 +548,6 @@ func (c *serverConn) write(frame []byte) error {
 	}
 	if _, err := c.conn.Write(frame); err != nil {
 		c.writeErr = err
-		slog.Debug("ttrpc: writing reply failed, closing connection", "error", err)
 		c.conn.Close()
 		return ErrClosed
 	}

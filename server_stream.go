@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"sync/atomic"
 
 	"github.com/containerd/ttrpc/internal/bufpool"
@@ -35,6 +34,16 @@ import (
 // The reader never waits on a handler: messages are queued, and only when
 // the connection's budget for queued messages is spent (clients without flow
 // control) does it stop reading until handlers catch up.
+
+// streamOps is the server's stream machinery as function values; see
+// Server.streams.
+type streamOps struct {
+	start  func(c *serverConn, h messageHeader, p *[]byte, r *rawRequest, st *Stream)
+	data   func(c *serverConn, h messageHeader, p *[]byte) bool
+	window func(c *serverConn, h messageHeader, p *[]byte)
+	reset  func(c *serverConn, id streamID)
+	failed func(c *serverConn, id streamID, err error)
+}
 
 // serverStream is a running stream handler's end of a stream. It is the
 // StreamServer the handler gets.
@@ -257,7 +266,6 @@ func (c *serverConn) deliverData(h messageHeader, p *[]byte) bool {
 		// A stream that never opened, has finished, is unary or was
 		// closed by the client: nothing may arrive for it. Drop the frame
 		// and keep the connection.
-		slog.Debug("ttrpc: dropping data frame for no open stream", "stream", h.StreamID)
 		bufpool.Put(p)
 		return false
 	}

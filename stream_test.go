@@ -432,7 +432,9 @@ func TestStreamDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-svc.started
-	if err := <-svc.ended; !errors.Is(err, context.DeadlineExceeded) {
+	// The server's copy of the deadline, or the client's reset when its
+	// own copy fires, whichever comes first.
+	if err := <-svc.ended; !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		t.Fatalf("handler's ctx ended with %v", err)
 	}
 	// Either end may notice the deadline first: the client's own context,
