@@ -40,6 +40,19 @@ func (m MD) Append(key string, values ...string) {
 	m[key] = append(current[:len(current):len(current)], values...)
 }
 
+// Clone returns a copy of m that shares no map or slice with it, so that
+// either may be changed without affecting the other. A nil m gives nil.
+func (m MD) Clone() MD {
+	if m == nil {
+		return nil
+	}
+	c := make(MD, len(m))
+	for k, v := range m {
+		c[k] = append([]string(nil), v...)
+	}
+	return c
+}
+
 // appendKeyValues adds m's entries to list as wire key/value pairs.
 func (m MD) appendKeyValues(list []*KeyValue) []*KeyValue {
 	for k, values := range m {

@@ -147,3 +147,35 @@ func TestSharedMDIsOnlyRead(t *testing.T) {
 		t.Fatalf("shared MD changed: %v", shared)
 	}
 }
+
+func TestMDClone(t *testing.T) {
+	if MD(nil).Clone() != nil {
+		t.Fatal("nil MD cloned to non-nil")
+	}
+	orig := MD{"a": {"1", "2"}, "empty": {}}
+	c := orig.Clone()
+	c.Append("a", "3")
+	c["a"][0] = "changed"
+	c.Set("b", "x")
+	if len(orig["a"]) != 2 || orig["a"][0] != "1" || orig["b"] != nil {
+		t.Fatalf("clone shares state with the original: %v", orig)
+	}
+	if _, ok := c["empty"]; !ok {
+		t.Fatal("empty key lost")
+	}
+}
+
+func TestAccessorsNilSafe(t *testing.T) {
+	var r *Request
+	var resp *Response
+	var kv *KeyValue
+	var l *StringList
+	if r.GetService() != "" || r.GetMethod() != "" || r.GetPayload() != nil || r.GetTimeoutNano() != 0 || r.GetMetadata() != nil ||
+		resp.GetStatus() != nil || resp.GetPayload() != nil || kv.GetKey() != "" || kv.GetValue() != "" || l.GetList() != nil {
+		t.Fatal("accessor on nil returned a value")
+	}
+	full := &Request{Service: "s", Method: "m", Payload: []byte{1}, TimeoutNano: 5, Metadata: []*KeyValue{{Key: "k", Value: "v"}}}
+	if full.GetService() != "s" || full.GetMethod() != "m" || full.GetTimeoutNano() != 5 || full.GetMetadata()[0].GetValue() != "v" {
+		t.Fatal("accessors")
+	}
+}
