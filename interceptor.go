@@ -18,7 +18,10 @@ type UnaryClientInfo struct {
 type Unmarshaler func(interface{}) error
 
 // Invoker sends a request and fills in the response; client interceptors
-// call it to continue the call.
+// call it to continue the call. It returns an error only when no response
+// came (the connection closed, the context ended, a bad request): a reply
+// that carries an error status is a response, so Invoker returns nil and the
+// status is in resp.Status, which Call then turns into the call's error.
 type Invoker func(context.Context, *Request, *Response) error
 
 // UnaryServerInterceptor wraps every method the server runs. It calls the
@@ -26,7 +29,8 @@ type Invoker func(context.Context, *Request, *Response) error
 type UnaryServerInterceptor func(context.Context, Unmarshaler, *UnaryServerInfo, Method) (interface{}, error)
 
 // UnaryClientInterceptor wraps every call a client makes. It calls the
-// Invoker to send the request, or answers on its own.
+// Invoker to send the request, or answers on its own by filling in the
+// Response. An error it returns is Call's error as is.
 type UnaryClientInterceptor func(context.Context, *Request, *Response, *UnaryClientInfo, Invoker) error
 
 func fullMethod(service, method string) string {

@@ -16,11 +16,14 @@ import (
 // ErrServerClosed is returned by Serve once Shutdown or Close has been called.
 var ErrServerClosed = errors.New("ttrpc: server closed")
 
-// Server serves registered services on any number of listeners. Each accepted
-// connection is handshaked, then read by one goroutine at a time. Requests run
-// concurrently, each on its own goroutine, except that a lone request to a
-// method known to be quick runs on the reading goroutine (see serverConn.serve);
-// replies are written one frame at a time.
+// Server serves registered services on any number of listeners. Register
+// services first (Register, RegisterService, or generated Register…Service
+// functions), then call Serve for each listener. Requests run concurrently
+// and may complete in any order. Shutdown stops the server gracefully, Close
+// at once; either makes every Serve return ErrServerClosed.
+//
+// How a connection is served is in server_conn.go (reading, unary calls) and
+// server_stream.go (streams).
 type Server struct {
 	config   serverConfig
 	services serviceSet
@@ -102,8 +105,13 @@ func (s *Server) RegisterService(name string, desc *ServiceDesc) {
 func (s *Server) unknownCode() codes.Code { return s.config.unknownMethodCode }
 
 // Serve accepts connections on l until the server is shut down or l fails,
-// and closes l when it returns. ctx is the parent of every request's context.
-// After Shutdown or Close it returns ErrServerClosed.
+// and closes l when it returns. Each connection is first handed to the
+// handshaker (WithServerHandshaker), off the accept loop; a refused one is
+// closed, which its client sees as ErrClosed. ctx is the parent of every
+// request's context, but Serve does not return when ctx ends: call Shutdown
+// or Close. After those it returns ErrServerClosed; a failing listener's
+// error is returned as is, and temporary Accept errors are retried with a
+// backoff of up to 1 s.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if !s.addListener(l) {
 		l.Close()
