@@ -194,6 +194,45 @@ func (m *GetRequest) XXX_DiscardUnknown() {
 var xxx_messageInfo_GetRequest proto.InternalMessageInfo
 
 // GetResponse is a stored key and its value.
+type ListRequest struct {
+	Prefix               string   `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	XXX_NoUnkeyedLiteral struct{} `json:"-"`
+	XXX_unrecognized     []byte   `json:"-"`
+	XXX_sizecache        int32    `json:"-"`
+}
+
+func (m *ListRequest) Reset()      { *m = ListRequest{} }
+func (*ListRequest) ProtoMessage() {}
+func (*ListRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_d5b23bbed948ff84, []int{4}
+}
+func (m *ListRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *ListRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_ListRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *ListRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_ListRequest.Merge(m, src)
+}
+func (m *ListRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *ListRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_ListRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_ListRequest proto.InternalMessageInfo
+
 type GetResponse struct {
 	Key                  string   `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	Value                string   `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
@@ -205,7 +244,7 @@ type GetResponse struct {
 func (m *GetResponse) Reset()      { *m = GetResponse{} }
 func (*GetResponse) ProtoMessage() {}
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_d5b23bbed948ff84, []int{4}
+	return fileDescriptor_d5b23bbed948ff84, []int{5}
 }
 func (m *GetResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -239,6 +278,7 @@ func init() {
 	proto.RegisterType((*GreetResponse)(nil), "ttrpc.example.v1.GreetResponse")
 	proto.RegisterType((*PutRequest)(nil), "ttrpc.example.v1.PutRequest")
 	proto.RegisterType((*GetRequest)(nil), "ttrpc.example.v1.GetRequest")
+	proto.RegisterType((*ListRequest)(nil), "ttrpc.example.v1.ListRequest")
 	proto.RegisterType((*GetResponse)(nil), "ttrpc.example.v1.GetResponse")
 }
 
@@ -247,29 +287,31 @@ func init() {
 }
 
 var fileDescriptor_d5b23bbed948ff84 = []byte{
-	// 344 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x8c, 0x52, 0xcb, 0x4e, 0xc2, 0x40,
-	0x14, 0x65, 0xa8, 0xa8, 0x5c, 0x21, 0x21, 0x13, 0x63, 0x48, 0xd5, 0x91, 0xd4, 0x0d, 0x89, 0xc9,
-	0x34, 0xf8, 0x58, 0xb1, 0x23, 0x21, 0x35, 0x71, 0x43, 0x58, 0xba, 0x31, 0x03, 0x5c, 0x2b, 0x81,
-	0x76, 0x6a, 0x3b, 0x25, 0x76, 0xe7, 0xe7, 0xb1, 0x74, 0xe1, 0xc2, 0xa5, 0xf4, 0x4b, 0x0c, 0x7d,
-	0x00, 0x51, 0x49, 0x58, 0xcd, 0xcc, 0x39, 0xe7, 0xbe, 0xce, 0x1d, 0x68, 0xd9, 0x63, 0xf5, 0x12,
-	0x0e, 0xf8, 0x50, 0x3a, 0xe6, 0x50, 0xba, 0x4a, 0x8c, 0x5d, 0xf4, 0x47, 0xa6, 0x52, 0xbe, 0x37,
-	0x34, 0xf1, 0x4d, 0x38, 0xde, 0x14, 0xf3, 0x93, 0x7b, 0xbe, 0x54, 0x92, 0xd6, 0x12, 0x92, 0xe7,
-	0xe0, 0xac, 0xa5, 0x9f, 0xda, 0x52, 0xda, 0x53, 0x34, 0x13, 0x7e, 0x10, 0x3e, 0x9b, 0xe8, 0x78,
-	0x2a, 0x4a, 0xe5, 0x86, 0x01, 0x15, 0xcb, 0x47, 0x54, 0x7d, 0x7c, 0x0d, 0x31, 0x50, 0x94, 0xc2,
-	0x9e, 0x2b, 0x1c, 0xac, 0x93, 0x06, 0x69, 0x96, 0xfb, 0xc9, 0xdd, 0xe8, 0x41, 0x35, 0xd3, 0x04,
-	0x9e, 0x74, 0x03, 0xa4, 0x3a, 0x1c, 0xda, 0x4b, 0x60, 0xec, 0xda, 0x99, 0x70, 0xf5, 0xa6, 0x97,
-	0x50, 0x75, 0x50, 0x89, 0x91, 0x50, 0xe2, 0x69, 0x82, 0x51, 0x50, 0x2f, 0x36, 0xb4, 0x66, 0xb9,
-	0x5f, 0xc9, 0xc1, 0x07, 0x8c, 0x02, 0xe3, 0x16, 0xa0, 0x17, 0xae, 0x6a, 0xd6, 0x40, 0x9b, 0x60,
-	0x94, 0x65, 0x5a, 0x5e, 0xe9, 0x31, 0x94, 0x66, 0x62, 0x1a, 0x62, 0xbd, 0x98, 0x60, 0xe9, 0xc3,
-	0x60, 0x00, 0x16, 0x6e, 0x8f, 0x32, 0xee, 0xe0, 0xc8, 0xda, 0xe8, 0x72, 0xc7, 0xb4, 0xd7, 0x9f,
-	0x04, 0x0e, 0xba, 0xa9, 0x5d, 0xf4, 0x1e, 0x4a, 0xc9, 0xa8, 0x94, 0xf1, 0xdf, 0x3e, 0xf2, 0x4d,
-	0x9f, 0xf4, 0x8b, 0xad, 0x7c, 0x56, 0xbd, 0x0d, 0x5a, 0x2f, 0x54, 0xf4, 0xec, 0xaf, 0x6e, 0x3d,
-	0xb9, 0x7e, 0xc2, 0xd3, 0xdd, 0xf0, 0x7c, 0x37, 0xbc, 0xbb, 0xdc, 0x0d, 0xed, 0x80, 0x66, 0xe1,
-	0xbf, 0xc1, 0x6b, 0x03, 0xf4, 0xf3, 0x2d, 0x6c, 0xda, 0x40, 0xa7, 0x3b, 0x5f, 0xb0, 0xc2, 0xd7,
-	0x82, 0x15, 0xde, 0x63, 0x46, 0xe6, 0x31, 0x23, 0x1f, 0x31, 0x23, 0xdf, 0x31, 0x23, 0x8f, 0x57,
-	0x3b, 0xfc, 0xaa, 0x76, 0x76, 0x0e, 0xf6, 0x93, 0xd6, 0x6e, 0x7e, 0x02, 0x00, 0x00, 0xff, 0xff,
-	0xf7, 0x31, 0xe1, 0xe0, 0x8b, 0x02, 0x00, 0x00,
+	// 383 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x8c, 0x92, 0xcd, 0x6e, 0xda, 0x40,
+	0x14, 0x85, 0x31, 0x06, 0x5a, 0x2e, 0x20, 0xa1, 0x51, 0x85, 0x90, 0xdb, 0x4e, 0x91, 0xab, 0x4a,
+	0x48, 0x95, 0xc6, 0xa5, 0x3f, 0x2b, 0x76, 0x48, 0xd4, 0x91, 0x92, 0x05, 0x62, 0x99, 0x4d, 0x64,
+	0xe0, 0xe2, 0x58, 0xe0, 0x9f, 0xd8, 0x63, 0x84, 0x77, 0x79, 0x90, 0x3c, 0x10, 0xcb, 0x2c, 0xb3,
+	0x0c, 0x7e, 0x92, 0xc8, 0xf6, 0x18, 0x50, 0x02, 0x0a, 0xab, 0x99, 0x7b, 0xce, 0x99, 0xb9, 0x9e,
+	0xef, 0x1a, 0x7a, 0xa6, 0xc5, 0x6f, 0xc3, 0x09, 0x9b, 0xba, 0xb6, 0x36, 0x75, 0x1d, 0x6e, 0x58,
+	0x0e, 0xfa, 0x33, 0x8d, 0x73, 0xdf, 0x9b, 0x6a, 0xb8, 0x36, 0x6c, 0x6f, 0x89, 0xf9, 0xca, 0x3c,
+	0xdf, 0xe5, 0x2e, 0x69, 0xa6, 0x26, 0xcb, 0xc5, 0x55, 0x4f, 0xf9, 0x6c, 0xba, 0xae, 0xb9, 0x44,
+	0x2d, 0xf5, 0x27, 0xe1, 0x5c, 0x43, 0xdb, 0xe3, 0x51, 0x16, 0x57, 0x55, 0xa8, 0xeb, 0x3e, 0x22,
+	0x1f, 0xe3, 0x5d, 0x88, 0x01, 0x27, 0x04, 0x4a, 0x8e, 0x61, 0x63, 0x5b, 0xea, 0x48, 0xdd, 0xea,
+	0x38, 0xdd, 0xab, 0x23, 0x68, 0x88, 0x4c, 0xe0, 0xb9, 0x4e, 0x80, 0x44, 0x81, 0x8f, 0x66, 0x22,
+	0x58, 0x8e, 0x29, 0x82, 0xbb, 0x9a, 0x7c, 0x87, 0x86, 0x8d, 0xdc, 0x98, 0x19, 0xdc, 0xb8, 0x59,
+	0x60, 0x14, 0xb4, 0x8b, 0x1d, 0xb9, 0x5b, 0x1d, 0xd7, 0x73, 0xf1, 0x12, 0xa3, 0x40, 0xfd, 0x0b,
+	0x30, 0x0a, 0x77, 0x3d, 0x9b, 0x20, 0x2f, 0x30, 0x12, 0x37, 0x25, 0x5b, 0xf2, 0x09, 0xca, 0x2b,
+	0x63, 0x19, 0x62, 0xbb, 0x98, 0x6a, 0x59, 0xa1, 0x52, 0x00, 0x1d, 0x4f, 0x9f, 0x52, 0x7f, 0x40,
+	0xed, 0xca, 0x0a, 0x76, 0x81, 0x16, 0x54, 0x3c, 0x1f, 0xe7, 0xd6, 0x5a, 0x64, 0x44, 0xa5, 0xfe,
+	0x83, 0x9a, 0x7e, 0xf0, 0x98, 0x33, 0xbb, 0xff, 0x7e, 0x28, 0xc2, 0x87, 0x61, 0x46, 0x95, 0x5c,
+	0x40, 0x39, 0x25, 0x42, 0x28, 0x7b, 0x8d, 0x9b, 0x1d, 0xe2, 0x54, 0xbe, 0x9d, 0xf4, 0x45, 0xf7,
+	0x3e, 0xc8, 0xa3, 0x90, 0x93, 0x2f, 0x6f, 0x73, 0x7b, 0x40, 0x4a, 0x8b, 0x65, 0x23, 0x64, 0xf9,
+	0x08, 0xd9, 0x30, 0x19, 0x21, 0x19, 0x80, 0xac, 0xe3, 0xd1, 0xc3, 0x7b, 0x4e, 0xca, 0xd7, 0x13,
+	0xae, 0xf8, 0x80, 0xff, 0x50, 0x4a, 0xa0, 0x91, 0x23, 0xb1, 0x03, 0x98, 0xef, 0xdc, 0xf2, 0x4b,
+	0x1a, 0x0c, 0x37, 0x5b, 0x5a, 0x78, 0xda, 0xd2, 0xc2, 0x7d, 0x4c, 0xa5, 0x4d, 0x4c, 0xa5, 0xc7,
+	0x98, 0x4a, 0xcf, 0x31, 0x95, 0xae, 0x7f, 0x9e, 0xf1, 0x13, 0xf7, 0xc5, 0x3a, 0xa9, 0xa4, 0x4f,
+	0xfc, 0xf3, 0x12, 0x00, 0x00, 0xff, 0xff, 0x94, 0xfd, 0x43, 0x6a, 0xfa, 0x02, 0x00, 0x00,
 }
 
 func (m *GreetRequest) Marshal() (dAtA []byte, err error) {
@@ -424,6 +466,40 @@ func (m *GetRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	return len(dAtA) - i, nil
 }
 
+func (m *ListRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *ListRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *ListRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.XXX_unrecognized != nil {
+		i -= len(m.XXX_unrecognized)
+		copy(dAtA[i:], m.XXX_unrecognized)
+	}
+	if len(m.Prefix) > 0 {
+		i -= len(m.Prefix)
+		copy(dAtA[i:], m.Prefix)
+		i = encodeVarintExample(dAtA, i, uint64(len(m.Prefix)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
 func (m *GetResponse) Marshal() (dAtA []byte, err error) {
 	size := m.Size()
 	dAtA = make([]byte, size)
@@ -550,6 +626,22 @@ func (m *GetRequest) Size() (n int) {
 	return n
 }
 
+func (m *ListRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Prefix)
+	if l > 0 {
+		n += 1 + l + sovExample(uint64(l))
+	}
+	if m.XXX_unrecognized != nil {
+		n += len(m.XXX_unrecognized)
+	}
+	return n
+}
+
 func (m *GetResponse) Size() (n int) {
 	if m == nil {
 		return 0
@@ -622,6 +714,17 @@ func (this *GetRequest) String() string {
 	}, "")
 	return s
 }
+func (this *ListRequest) String() string {
+	if this == nil {
+		return "nil"
+	}
+	s := strings.Join([]string{`&ListRequest{`,
+		`Prefix:` + fmt.Sprintf("%v", this.Prefix) + `,`,
+		`XXX_unrecognized:` + fmt.Sprintf("%v", this.XXX_unrecognized) + `,`,
+		`}`,
+	}, "")
+	return s
+}
 func (this *GetResponse) String() string {
 	if this == nil {
 		return "nil"
@@ -653,33 +756,79 @@ type ExampleService interface {
 	Put(ctx context.Context, req *PutRequest) (*types.Empty, error)
 	// Get returns the value stored under a key, or NOT_FOUND.
 	Get(ctx context.Context, req *GetRequest) (*GetResponse, error)
+	// List streams every stored key and value whose key starts with the
+	// prefix, in key order (a server stream: protocol 1.2).
+	List(ctx context.Context, req *ListRequest, stream Example_ListServer) error
 }
 
 // RegisterExampleService registers svc with srv under the service name "ttrpc.example.v1.Example".
 func RegisterExampleService(srv *ttrpc.Server, svc ExampleService) {
-	srv.Register("ttrpc.example.v1.Example", map[string]ttrpc.Method{
-		"Greet": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
-			var req GreetRequest
-			if err := unmarshal(&req); err != nil {
-				return nil, err
-			}
-			return svc.Greet(ctx, &req)
+	srv.RegisterService("ttrpc.example.v1.Example", &ttrpc.ServiceDesc{
+		Methods: map[string]ttrpc.Method{
+			"Greet": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req GreetRequest
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.Greet(ctx, &req)
+			},
+			"Put": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req PutRequest
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.Put(ctx, &req)
+			},
+			"Get": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req GetRequest
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.Get(ctx, &req)
+			},
 		},
-		"Put": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
-			var req PutRequest
-			if err := unmarshal(&req); err != nil {
-				return nil, err
-			}
-			return svc.Put(ctx, &req)
-		},
-		"Get": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
-			var req GetRequest
-			if err := unmarshal(&req); err != nil {
-				return nil, err
-			}
-			return svc.Get(ctx, &req)
+		Streams: map[string]ttrpc.Stream{
+			"List": {
+				Handler: func(ctx context.Context, ss ttrpc.StreamServer) (interface{}, error) {
+					var req ListRequest
+					if err := ss.RecvMsg(&req); err != nil {
+						return nil, err
+					}
+					return nil, svc.List(ctx, &req, &example_ListServer{ss})
+				},
+				StreamingServer: true,
+			},
 		},
 	})
+}
+
+// Example_ListServer is the stream a handler of List sends its responses on.
+type Example_ListServer interface {
+	Send(*GetResponse) error
+	ttrpc.StreamServer
+}
+
+type example_ListServer struct {
+	ttrpc.StreamServer
+}
+
+func (x *example_ListServer) Send(m *GetResponse) error {
+	return x.StreamServer.SendMsg(m)
+}
+
+// ExampleClient is the ttrpc client API of the ttrpc.example.v1.Example service.
+//
+// Example greets callers and keeps string values by key.
+type ExampleClient interface {
+	// Greet answers with a greeting for the given name.
+	Greet(ctx context.Context, req *GreetRequest) (*GreetResponse, error)
+	// Put stores a value under a key, replacing any previous value.
+	Put(ctx context.Context, req *PutRequest) (*types.Empty, error)
+	// Get returns the value stored under a key, or NOT_FOUND.
+	Get(ctx context.Context, req *GetRequest) (*GetResponse, error)
+	// List streams every stored key and value whose key starts with the
+	// prefix, in key order (a server stream: protocol 1.2).
+	List(ctx context.Context, req *ListRequest) (Example_ListClient, error)
 }
 
 type exampleClient struct {
@@ -687,7 +836,7 @@ type exampleClient struct {
 }
 
 // NewExampleClient returns a client for the ttrpc.example.v1.Example service that sends its calls through client.
-func NewExampleClient(client *ttrpc.Client) ExampleService {
+func NewExampleClient(client *ttrpc.Client) ExampleClient {
 	return &exampleClient{
 		client: client,
 	}
@@ -715,6 +864,35 @@ func (c *exampleClient) Get(ctx context.Context, req *GetRequest) (*GetResponse,
 		return nil, err
 	}
 	return &resp, nil
+}
+
+func (c *exampleClient) List(ctx context.Context, req *ListRequest) (Example_ListClient, error) {
+	stream, err := c.client.NewStream(ctx, &ttrpc.StreamDesc{
+		StreamingServer: true,
+	}, "ttrpc.example.v1.Example", "List", req)
+	if err != nil {
+		return nil, err
+	}
+	return &example_ListClient{stream}, nil
+}
+
+// Example_ListClient is the client side of a call to List: Recv receives the
+// server's messages, io.EOF after the last one.
+type Example_ListClient interface {
+	Recv() (*GetResponse, error)
+	ttrpc.ClientStream
+}
+
+type example_ListClient struct {
+	ttrpc.ClientStream
+}
+
+func (x *example_ListClient) Recv() (*GetResponse, error) {
+	m := new(GetResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func (m *GreetRequest) Unmarshal(dAtA []byte) error {
@@ -1090,6 +1268,89 @@ func (m *GetRequest) Unmarshal(dAtA []byte) error {
 				return io.ErrUnexpectedEOF
 			}
 			m.Key = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipExample(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthExample
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.XXX_unrecognized = append(m.XXX_unrecognized, dAtA[iNdEx:iNdEx+skippy]...)
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *ListRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowExample
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: ListRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: ListRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Prefix", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowExample
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthExample
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthExample
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Prefix = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
 		default:
 			iNdEx = preIndex

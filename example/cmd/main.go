@@ -7,12 +7,15 @@
 //	go run ./example/cmd client SOCKET greet NAME
 //	go run ./example/cmd client SOCKET put KEY VALUE
 //	go run ./example/cmd client SOCKET get KEY
+//	go run ./example/cmd client SOCKET list [PREFIX]
 //
 // With no arguments it starts a server on a temporary unix socket, calls it
 // through the generated client with metadata and a deadline, prints the
-// responses and one error, shuts the server down gracefully and exits 0.
-// The server accepts only peers running as the same user, and logs each
-// call with its metadata on standard error.
+// responses, one error and a server stream, shuts the server down gracefully
+// and exits 0. On Linux the server accepts only peers running as the same
+// user (elsewhere the socket's directory permissions do that job; see
+// peer_other.go); it logs each call and stream with its metadata on standard
+// error.
 package main
 
 import (
@@ -55,6 +58,7 @@ const usage = `usage:
   cmd client SOCKET greet NAME       call Greet
   cmd client SOCKET put KEY VALUE    call Put
   cmd client SOCKET get KEY          call Get
+  cmd client SOCKET list [PREFIX]    call the List stream
 `
 
 // run executes the command line args and returns the exit code. Responses go
@@ -122,6 +126,26 @@ func (s *service) Get(ctx context.Context, req *example.GetRequest) (*example.Ge
 	return &example.GetResponse{Key: req.Key, Value: v}, nil
 }
 
+// List is a server stream: it sends one message per matching key, then
+// returns, which ends the stream.
+func (s *service) List(ctx context.Context, req *example.ListRequest, stream example.Example_ListServer) error {
+	s.mu.Lock()
+	var matches []*example.GetResponse
+	for k, v := range s.values {
+		if strings.HasPrefix(k, req.Prefix) {
+			matches = append(matches, &example.GetResponse{Key: k, Value: v})
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(matches, func(i, j int) bool { return matches[i].Key < matches[j].Key })
+	for _, m := range matches {
+		if err := stream.Send(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // logCalls is a server interceptor that logs each call's method, metadata,
 // duration and outcome.
 func logCalls(logger *slog.Logger) ttrpc.UnaryServerInterceptor {
@@ -140,6 +164,24 @@ func logCalls(logger *slog.Logger) ttrpc.UnaryServerInterceptor {
 			attrs = append(attrs, slog.String("error", err.Error()))
 		}
 		logger.Info("ttrpc call", attrs...)
+		return resp, err
+	}
+}
+
+// logStreams is logCalls for streams.
+func logStreams(logger *slog.Logger) ttrpc.StreamServerInterceptor {
+	return func(ctx context.Context, ss ttrpc.StreamServer, info *ttrpc.StreamServerInfo, handler ttrpc.StreamHandler) (interface{}, error) {
+		start := time.Now()
+		resp, err := handler(ctx, ss)
+		attrs := []any{
+			slog.String("method", info.FullMethod),
+			slog.String("metadata", formatMD(ctx)),
+			slog.Duration("duration", time.Since(start)),
+		}
+		if err != nil {
+			attrs = append(attrs, slog.String("error", err.Error()))
+		}
+		logger.Info("ttrpc stream", attrs...)
 		return resp, err
 	}
 }
@@ -167,7 +209,9 @@ func formatMD(ctx context.Context) string {
 // platform can tell (see peerCheck), only accepts peers with this process's
 // uid and gid.
 func newServer(logger *slog.Logger) (*ttrpc.Server, error) {
-	opts := append(peerCheck(), ttrpc.WithUnaryServerInterceptor(logCalls(logger)))
+	opts := append(peerCheck(),
+		ttrpc.WithUnaryServerInterceptor(logCalls(logger)),
+		ttrpc.WithStreamServerInterceptor(logStreams(logger)))
 	srv, err := ttrpc.NewServer(opts...)
 	if err != nil {
 		return nil, err
@@ -224,7 +268,7 @@ func callContext(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // dial connects a generated client to socket.
-func dial(socket string) (example.ExampleService, func() error, error) {
+func dial(socket string) (example.ExampleClient, func() error, error) {
 	conn, err := net.Dial("unix", socket)
 	if err != nil {
 		return nil, nil, err
@@ -269,6 +313,12 @@ func client(ctx context.Context, socket string, args []string, stdout io.Writer)
 			return errors.New(describe(err))
 		}
 		fmt.Fprintf(stdout, "%s = %s\n", resp.Key, resp.Value)
+	case args[0] == "list" && len(args) <= 2:
+		prefix := ""
+		if len(args) == 2 {
+			prefix = args[1]
+		}
+		return list(ctx, svc, prefix, stdout, "")
 	default:
 		return fmt.Errorf("unknown client command %q\n%s", strings.Join(args, " "), usage)
 	}
@@ -339,5 +389,30 @@ func demoCalls(ctx context.Context, socket string, stdout io.Writer) error {
 		return fmt.Errorf("Get of a missing key: got %v, want NotFound", err)
 	}
 	fmt.Fprintf(stdout, "Get missing: error %s\n", describe(err))
-	return nil
+
+	if _, err := svc.Put(ctx, &example.PutRequest{Key: "colour", Value: "blau"}); err != nil {
+		return fmt.Errorf("Put: %w", err)
+	}
+	return list(ctx, svc, "col", stdout, "List: ")
+}
+
+// list calls the List stream and prints each message as it arrives.
+func list(ctx context.Context, svc example.ExampleClient, prefix string, stdout io.Writer, label string) error {
+	stream, err := svc.List(ctx, &example.ListRequest{Prefix: prefix})
+	if err != nil {
+		return fmt.Errorf("List: %w", err)
+	}
+	n := 0
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			fmt.Fprintf(stdout, "%s%d keys\n", label, n)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("List: %s", describe(err))
+		}
+		n++
+		fmt.Fprintf(stdout, "%s%s = %s\n", label, m.Key, m.Value)
+	}
 }

@@ -63,6 +63,7 @@ func TestDemo(t *testing.T) {
 		"Put: stored color",
 		"Get: color = blue",
 		`Get missing: error NotFound: no value for key "missing"`,
+		"List: color = blue\nList: colour = blau\nList: 2 keys",
 		"server shut down",
 	)
 	logs := stderr.String()
@@ -73,9 +74,10 @@ func TestDemo(t *testing.T) {
 		"deadline_in=",
 		`error="rpc error: code = NotFound`,
 	)
-	if n := strings.Count(logs, `msg="ttrpc call"`); n != 4 {
-		t.Errorf("server logged %d calls, want 4:\n%s", n, logs)
+	if n := strings.Count(logs, `msg="ttrpc call"`); n != 5 {
+		t.Errorf("server logged %d calls, want 5:\n%s", n, logs)
 	}
+	containsAll(t, "server log", logs, `msg="ttrpc stream" method=/ttrpc.example.v1.Example/List`)
 }
 
 // TestServerAndClientCommands runs "server SOCKET" and several
@@ -119,6 +121,8 @@ func TestServerAndClientCommands(t *testing.T) {
 	containsAll(t, "get output", out, "k = v1")
 	_, errOut := client(1, "get", "nope")
 	containsAll(t, "get error", errOut, `NotFound: no value for key "nope"`)
+	out, _ = client(0, "list", "")
+	containsAll(t, "list output", out, "k = v1\n1 keys")
 	_, errOut = client(1, "greet", "")
 	containsAll(t, "greet error", errOut, "InvalidArgument: name is empty")
 	client(1, "frobnicate")
