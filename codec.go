@@ -1,7 +1,6 @@
 package ttrpc
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
 	"sync"
@@ -9,8 +8,6 @@ import (
 	"github.com/containerd/ttrpc/internal/bufpool"
 
 	golangproto "github.com/golang/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/runtime/protoiface"
 )
 
 // codec turns call arguments and results into bytes and back. It accepts
@@ -20,19 +17,22 @@ import (
 //  1. gogo's fast-path methods (the marshaler, sizer and unmarshaler
 //     plugins: Size, MarshalToSizedBuffer or MarshalTo, Unmarshal), which
 //     the envelope types of this package have too;
-//  2. google.golang.org/protobuf (APIv2) messages, including golang/protobuf
-//     1.4+ generated types: the generated fast path the message reports
-//     through ProtoReflect().ProtoMethods();
-//  3. any other gogo (1.1+) or golang/protobuf (before 1.4) generated
+//  2. any other gogo (1.1+) or golang/protobuf (before 1.4) generated
 //     message: its XXX_Size, XXX_Marshal and XXX_Unmarshal methods, which is
 //     what those runtimes' proto.Marshal calls first;
-//  4. the rest (hand-written types with protobuf struct tags and none of
-//     the methods above): golang/protobuf's proto.Marshal and Unmarshal.
+//  3. the rest, google.golang.org/protobuf (APIv2) messages included:
+//     golang/protobuf's proto package, whose Marshal and Unmarshal are, from
+//     golang/protobuf 1.4 on, the APIv2 runtime's (messages use their
+//     generated fast paths), and before 1.4 read the struct tags.
 //
-// The codec names no protobuf runtime but for case 4, which the genproto
-// status type that every ttrpc program links already brings in: a program
-// links only the codec its own messages use. In particular a program
-// without APIv2 messages does not link the APIv2 runtime.
+// The codec names no protobuf runtime but golang/protobuf's, which the
+// genproto status type in every response already brings in. Measured on
+// real shims, this links less than reaching APIv2 messages through their
+// ProtoReflect method: merely mentioning that method's type makes the linker
+// keep about 94 KB of the APIv2 reflection API in every program, APIv2
+// messages or not (see README, Footprint). A program without APIv2 messages
+// links none of the APIv2 runtime; APIv2 needs golang/protobuf 1.4 or later
+// in the build, as this module's go.mod requires.
 //
 // Anything else is an error, never a panic.
 type codec struct{}
@@ -59,8 +59,7 @@ type resetter interface {
 	Reset()
 }
 
-// messageV1 is a message of the pre-APIv2 world (gogo, golang/protobuf
-// before 1.4, hand-written).
+// messageV1 is what every protobuf message type has, of either world.
 type messageV1 interface {
 	Reset()
 	String() string
@@ -100,9 +99,6 @@ func (codec) marshalInto(p *[]byte, msg interface{}) (*[]byte, error) {
 		if _, ok := msg.(messageV1); ok {
 			return p, nil
 		}
-		if _, ok := msg.(protoreflect.ProtoMessage); ok {
-			return p, nil
-		}
 	}
 	switch m := msg.(type) {
 	case nil:
@@ -133,8 +129,6 @@ func (codec) marshalInto(p *[]byte, msg interface{}) (*[]byte, error) {
 		}
 		*p = b[:len(b)+w]
 		return p, nil
-	case protoreflect.ProtoMessage:
-		return marshalV2(p, m)
 	case bytesMarshaler:
 		data, err := m.Marshal()
 		if err != nil {
@@ -148,11 +142,7 @@ func (codec) marshalInto(p *[]byte, msg interface{}) (*[]byte, error) {
 		// the marshaler plugins fill b[:cap(b)] rather than appending).
 		n, ok := xxxSize(m)
 		if !ok {
-			data, err := legacyMarshal(msg.(messageV1))
-			if err != nil {
-				return p, err
-			}
-			return appendPooled(p, data), nil
+			return legacyMarshal(p, msg.(messageV1))
 		}
 		p = ensure(p, n)
 		l := len(*p)
@@ -166,11 +156,7 @@ func (codec) marshalInto(p *[]byte, msg interface{}) (*[]byte, error) {
 		}
 		return appendPooled(p, out), nil // the size was wrong: out is elsewhere
 	case messageV1:
-		data, err := legacyMarshal(m)
-		if err != nil {
-			return p, err
-		}
-		return appendPooled(p, data), nil
+		return legacyMarshal(p, m)
 	default:
 		return p, fmt.Errorf("ttrpc: cannot marshal unknown type: %T", msg)
 	}
@@ -192,8 +178,6 @@ func (codec) Unmarshal(p []byte, msg interface{}) error {
 			r.Reset()
 		}
 		return m.Unmarshal(p)
-	case protoreflect.ProtoMessage:
-		return unmarshalV2(p, m)
 	case xxxUnmarshaler:
 		if v1, ok := msg.(messageV1); ok && !xxxWorks(v1) {
 			return legacyUnmarshal(p, v1)
@@ -248,105 +232,27 @@ func xxxWorks(m messageV1) bool {
 	return ok
 }
 
-// marshalV2 encodes an APIv2 message through the fast path its generated
-// code provides, as proto.Marshal would (required fields included).
-func marshalV2(p *[]byte, m protoreflect.ProtoMessage) (_ *[]byte, err error) {
+// legacyMarshal appends the encoding of m, a message without generated
+// fast paths or working XXX_ methods, through golang/protobuf, whose
+// Buffer appends in place once Size has made room. Layouts it does not
+// support are an error; should it panic on one, that becomes an error too.
+func legacyMarshal(p *[]byte, m messageV1) (_ *[]byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("ttrpc: cannot marshal %T: %v", m, r)
 		}
 	}()
-	rm := m.ProtoReflect()
-	methods := rm.ProtoMethods()
-	if methods == nil || methods.Marshal == nil {
-		return p, fmt.Errorf("ttrpc: cannot marshal %T: it has no generated protobuf methods", m)
+	p = ensure(p, golangproto.Size(m))
+	b := golangproto.NewBuffer(*p)
+	if err := b.Marshal(m); err != nil {
+		return p, fmt.Errorf("ttrpc: cannot marshal %T: %w", m, err)
 	}
-	var flags protoiface.MarshalInputFlags
-	if methods.Size != nil {
-		n := methods.Size(protoiface.SizeInput{Message: rm}).Size
-		p = ensure(p, n)
-		flags = protoiface.MarshalUseCachedSize
-	}
-	out, err := methods.Marshal(protoiface.MarshalInput{Message: rm, Buf: *p, Flags: flags})
-	if err != nil {
-		return p, err
-	}
-	if methods.CheckInitialized != nil {
-		if _, err := methods.CheckInitialized(protoiface.CheckInitializedInput{Message: rm}); err != nil {
-			return p, err
-		}
-	}
-	if len(out.Buf) == len(*p) {
-		return p, nil // the empty message
-	}
-	if cap(*p) > 0 && &out.Buf[:1][0] == &(*p)[:1][0] {
-		*p = out.Buf // appended in place
+	out := b.Bytes()
+	if cap(*p) > 0 && len(out) > 0 && &out[:1][0] == &(*p)[:1][0] {
+		*p = out // appended in place
 		return p, nil
 	}
-	return appendPooled(p, out.Buf[len(*p):]), nil // it grew the buffer itself
-}
-
-// unmarshalV2 decodes into an APIv2 message through its generated fast
-// path, replacing what it held, as proto.Unmarshal would.
-func unmarshalV2(b []byte, m protoreflect.ProtoMessage) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("ttrpc: cannot unmarshal into %T: %v", m, r)
-		}
-	}()
-	rm := m.ProtoReflect()
-	methods := rm.ProtoMethods()
-	if methods == nil || methods.Unmarshal == nil {
-		return fmt.Errorf("ttrpc: cannot unmarshal into %T: it has no generated protobuf methods", m)
-	}
-	r, ok := m.(resetter)
-	if !ok {
-		return fmt.Errorf("ttrpc: cannot unmarshal into %T: it has no Reset method", m)
-	}
-	r.Reset()
-	out, err := methods.Unmarshal(protoiface.UnmarshalInput{Message: rm, Buf: b, Resolver: noExtensions{}})
-	if err != nil {
-		return err
-	}
-	if out.Flags&protoiface.UnmarshalInitialized == 0 && methods.CheckInitialized != nil {
-		if _, err := methods.CheckInitialized(protoiface.CheckInitializedInput{Message: rm}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// noExtensions is the extension resolver of unmarshalV2: it knows no
-// extensions, so extension fields stay unknown fields, as they do for
-// proto.Unmarshal with a resolver that has not registered them. (Naming
-// protoregistry's global registry would link it into every program.)
-type noExtensions struct{}
-
-func (noExtensions) FindExtensionByName(field protoreflect.FullName) (protoreflect.ExtensionType, error) {
-	return nil, errNoExtension
-}
-
-func (noExtensions) FindExtensionByNumber(message protoreflect.FullName, field protoreflect.FieldNumber) (protoreflect.ExtensionType, error) {
-	return nil, errNoExtension
-}
-
-var errNoExtension = errors.New("ttrpc: extensions are not resolved")
-
-// legacyMarshal encodes a message that has none of the generated methods
-// above, through golang/protobuf's reflection on its struct tags. Layouts
-// it does not support are an error; should it panic on one, that becomes an
-// error too.
-func legacyMarshal(m messageV1) (data []byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			data, err = nil, fmt.Errorf("ttrpc: cannot marshal %T: %v", m, r)
-		}
-	}()
-	data, err = golangproto.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("ttrpc: cannot marshal %T: %w", m, err)
-	}
-	return data, nil
+	return appendPooled(p, out[len(*p):]), nil // the Size was off: it grew its own
 }
 
 // legacyUnmarshal decodes p into a message as legacyMarshal encodes it.
