@@ -49,6 +49,7 @@ type Client struct {
 	streamInterceptor ClientStreamInterceptor
 	unaryChain        []UnaryClientInterceptor
 	streamChain       []ClientStreamInterceptor
+	foldChains        func(*Client) // set by the chain options; see chainUnaryClient
 
 	userCloseFunc   func()
 	userCloseWaitCh chan struct{}
@@ -94,7 +95,10 @@ func WithUnaryClientInterceptor(i UnaryClientInterceptor) ClientOpts {
 // every call, the first outermost. Several of these options add up, in the
 // order given.
 func WithChainUnaryClientInterceptor(interceptors ...UnaryClientInterceptor) ClientOpts {
-	return func(c *Client) { c.unaryChain = append(c.unaryChain, interceptors...) }
+	return func(c *Client) {
+		c.unaryChain = append(c.unaryChain, interceptors...)
+		c.foldChains = foldClientChains
+	}
 }
 
 // WithClientStreamInterceptor makes the client run i around the opening of
@@ -107,7 +111,10 @@ func WithClientStreamInterceptor(i ClientStreamInterceptor) ClientOpts {
 // WithChainClientStreamInterceptor makes the client run interceptors around
 // the opening of every stream, the first outermost.
 func WithChainClientStreamInterceptor(interceptors ...ClientStreamInterceptor) ClientOpts {
-	return func(c *Client) { c.streamChain = append(c.streamChain, interceptors...) }
+	return func(c *Client) {
+		c.streamChain = append(c.streamChain, interceptors...)
+		c.foldChains = foldClientChains
+	}
 }
 
 // WithClientStreamBuffer sets how many bytes of received stream messages the
@@ -144,8 +151,9 @@ func NewClient(conn net.Conn, opts ...ClientOpts) *Client {
 	for _, o := range opts {
 		o(c)
 	}
-	c.unaryInterceptor = chainUnaryClient(c.unaryInterceptor, c.unaryChain)
-	c.streamInterceptor = chainStreamClient(c.streamInterceptor, c.streamChain)
+	if c.foldChains != nil {
+		c.foldChains(c)
+	}
 	if conn == nil {
 		c.closeErr = errNilConn
 		c.shutdown()

@@ -19,6 +19,7 @@ type serverConfig struct {
 	streamBufferSet      bool
 	unknownMethodCode    codes.Code
 	unknownMethodCodeSet bool
+	foldChains           func(*Server) // set by the chain options; see foldServerChains
 }
 
 // ServerOpt configures a Server in NewServer.
@@ -55,6 +56,7 @@ func WithUnaryServerInterceptor(i UnaryServerInterceptor) ServerOpt {
 func WithChainUnaryServerInterceptor(interceptors ...UnaryServerInterceptor) ServerOpt {
 	return func(c *serverConfig) error {
 		c.unaryChain = append(c.unaryChain, interceptors...)
+		c.foldChains = foldServerChains
 		return nil
 	}
 }
@@ -78,6 +80,7 @@ func WithStreamServerInterceptor(i StreamServerInterceptor) ServerOpt {
 func WithChainStreamServerInterceptor(interceptors ...StreamServerInterceptor) ServerOpt {
 	return func(c *serverConfig) error {
 		c.streamChain = append(c.streamChain, interceptors...)
+		c.foldChains = foldServerChains
 		return nil
 	}
 }

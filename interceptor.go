@@ -37,6 +37,20 @@ func fullMethod(service, method string) string {
 	return "/" + service + "/" + method
 }
 
+// The chain options set a fold function that NewClient or NewServer calls,
+// rather than the constructors calling the folding code themselves: a
+// program that uses no chain links none of it.
+
+func foldClientChains(c *Client) {
+	c.unaryInterceptor = chainUnaryClient(c.unaryInterceptor, c.unaryChain)
+	c.streamInterceptor = chainStreamClient(c.streamInterceptor, c.streamChain)
+}
+
+func foldServerChains(s *Server) {
+	s.unaryInterceptor = chainUnaryServer(s.config.interceptor, s.config.unaryChain)
+	s.streamInterceptor = chainStreamServer(s.config.streamInterceptor, s.config.streamChain)
+}
+
 // chainUnaryClient folds first (the unchained option's interceptor, which
 // may be nil) and chain into one interceptor, first outermost.
 func chainUnaryClient(first UnaryClientInterceptor, chain []UnaryClientInterceptor) UnaryClientInterceptor {

@@ -72,8 +72,11 @@ func NewServer(opts ...ServerOpt) (*Server, error) {
 	if !s.config.unknownMethodCodeSet {
 		s.config.unknownMethodCode = codes.Unimplemented
 	}
-	s.unaryInterceptor = chainUnaryServer(s.config.interceptor, s.config.unaryChain)
-	s.streamInterceptor = chainStreamServer(s.config.streamInterceptor, s.config.streamChain)
+	s.unaryInterceptor = s.config.interceptor
+	s.streamInterceptor = s.config.streamInterceptor
+	if s.config.foldChains != nil {
+		s.config.foldChains(s)
+	}
 	return s, nil
 }
 
