@@ -340,6 +340,13 @@ func (c *Client) open(s *clientStream, frame *[]byte, start int) error {
 		}
 	}
 	putStreamID((*frame)[start:], s.id)
+	if s.credit != nil && c.rd.owner == readerNone {
+		// A stream's reader waits on its queue and never reads for
+		// itself: the receiver must read for it, now rather than when
+		// the idle lease hands it the read side back.
+		c.rd.owner = readerReceiver
+		c.rwake <- struct{}{} // cannot block: a token is sent only when the receiver is not reading
+	}
 	c.writeLocked(outFrame{s: s, frame: frame, start: start, kind: frameOpen})
 	return nil
 }

@@ -598,3 +598,35 @@ func TestStreamInterceptors(t *testing.T) {
 		t.Fatalf("order %q, want %q", order, want)
 	}
 }
+
+// TestStreamOnIdleConnectionIsRead: a stream opened while nobody reads the
+// connection (a serial caller read its own reply and let go) hands the
+// read side to the receiver at once, instead of its first message waiting
+// for the idle lease to bring the receiver back.
+func TestStreamOnIdleConnectionIsRead(t *testing.T) {
+	checkLeaks(t)
+	_, _, path := startStreamServer(t)
+	c := dial(t, path)
+	// A serial call on a unix socket reads its own reply and leaves the
+	// read side to nobody (the idle lease may take it back meanwhile, so
+	// look a few times).
+	released := false
+	for i := 0; i < 20 && !released; i++ {
+		echo(t, c, []byte("serial"))
+		o, _ := c.readOwner()
+		released = o == readerNone
+	}
+	if !released {
+		t.Fatal("the read side was never released after serial calls")
+	}
+	s, err := c.NewStream(testCtx(t), serverStreamDesc, testService, "Download", &types.StringValue{Value: "1 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := c.readOwner(); o != readerReceiver {
+		t.Fatalf("after NewStream on an idle connection the read side is owned by %d, want the receiver", o)
+	}
+	if err := s.RecvMsg(&types.BytesValue{}); err != nil {
+		t.Fatal(err)
+	}
+}
