@@ -619,14 +619,18 @@ func TestStreamOnIdleConnectionIsRead(t *testing.T) {
 	if !released {
 		t.Fatal("the read side was never released after serial calls")
 	}
-	s, err := c.NewStream(testCtx(t), serverStreamDesc, testService, "Download", &types.StringValue{Value: "1 1"})
+	// A stream that stays open, so that nothing can end it before the
+	// check.
+	ctx, cancel := context.WithCancel(testCtx(t))
+	s, err := c.NewStream(ctx, serverStreamDesc, testService, "Block", &types.Empty{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o, _ := c.readOwner(); o != readerReceiver {
 		t.Fatalf("after NewStream on an idle connection the read side is owned by %d, want the receiver", o)
 	}
-	if err := s.RecvMsg(&types.BytesValue{}); err != nil {
+	cancel()
+	if err := s.RecvMsg(&types.Empty{}); !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
 }
