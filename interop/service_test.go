@@ -93,6 +93,7 @@ func failDetails(msg string) []Detail {
 type ourService struct {
 	k            kit
 	sleepStarted chan string   // a value per Sleep that began
+	events       chan Result   // what the stream handlers report (stream_service_test.go)
 	stop         chan struct{} // closed at the end of the test: Sleep returns
 }
 
@@ -198,7 +199,7 @@ func startOurServer(t *testing.T, k kit) *ourServer {
 	t.Helper()
 	s := &ourServer{
 		sock:     filepath.Join(shortTempDir(t), "s"),
-		svc:      &ourService{k: k, sleepStarted: make(chan string, 16), stop: make(chan struct{})},
+		svc:      &ourService{k: k, sleepStarted: make(chan string, 16), events: make(chan Result, 256), stop: make(chan struct{})},
 		serveErr: make(chan error, 1),
 	}
 	srv, err := ttrpc.NewServer()
@@ -206,7 +207,7 @@ func startOurServer(t *testing.T, k kit) *ourServer {
 		t.Fatal(err)
 	}
 	s.srv = srv
-	srv.Register(serviceName, s.svc.methods())
+	srv.RegisterService(serviceName, &ttrpc.ServiceDesc{Methods: s.svc.methods(), Streams: s.svc.streams()})
 	l, err := net.Listen("unix", s.sock)
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,9 @@ import (
 
 	"github.com/containerd/ttrpc"
 	"github.com/containerd/ttrpc/benchmarks/internal/grpcecho"
+	"github.com/containerd/ttrpc/benchmarks/internal/grpcstream"
 	"github.com/containerd/ttrpc/benchmarks/internal/ttrpcecho"
+	"github.com/containerd/ttrpc/benchmarks/internal/ttrpcstream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -45,6 +47,7 @@ var (
 	duration = flag.Duration("d", time.Second, "duration of each throughput and latency measurement")
 	rounds   = flag.Int("rounds", 3, "measurements per workload and implementation (the median is reported)")
 	idleConn = flag.Int("conns", 100, "idle connections opened to measure per-connection memory")
+	only     = flag.String("only", "", `run only one part: "streams" (the stream workloads), "unary" (everything else); "" runs both`)
 )
 
 func main() {
@@ -79,9 +82,17 @@ func runServer(impl, path string) {
 	fmt.Println("ready")
 	switch impl {
 	case "ttrpc":
-		err = ttrpcecho.ServeTTRPC(l)
+		// The echo service and the stream service (stream.go); the
+		// minimal servers of the size rows have only the echo service.
+		var s *ttrpc.Server
+		if s, err = ttrpcecho.NewTTRPCServer(); err == nil {
+			ttrpcstream.Register(s)
+			err = s.Serve(context.Background(), l)
+		}
 	case "grpc":
-		err = grpcecho.ServeGRPC(l)
+		s := grpcecho.NewGRPCServer()
+		grpcstream.Register(s)
+		err = s.Serve(l)
 	case "raw":
 		err = serveRaw(l)
 	default:
@@ -376,7 +387,123 @@ func compare() error {
 	if err := checkEstablishedCopies(); err != nil {
 		return err
 	}
+	if *only != "" && *only != "streams" && *only != "unary" {
+		return fmt.Errorf("-only %q: want streams or unary", *only)
+	}
+	unary := *only != "streams"
+	if unary {
+		if err := sizeAndIdle(dir, add, &rows); err != nil {
+			return err
+		}
+	}
 
+	// Workloads against full server processes (this binary, -serve).
+	servers := make([]*proc, len(impls))
+	clients := make([]caller, len(impls))
+	sockets := make([]string, len(impls))
+	for i, im := range impls {
+		path := filepath.Join(dir, fmt.Sprintf("srv%d.sock", i))
+		sockets[i] = path
+		name := strings.TrimSuffix(im.name, "-go")
+		p, err := start(self, "-serve", name, "-sock", path)
+		if err != nil {
+			return err
+		}
+		defer p.stop()
+		servers[i] = p
+		if clients[i], err = im.dial(path); err != nil {
+			return err
+		}
+		defer clients[i].close()
+	}
+
+	if unary {
+		if err := unaryWorkloads(self, dir, servers, clients, add, &rows); err != nil {
+			return err
+		}
+	}
+	if *only != "unary" {
+		return streamWorkloads(dir, sockets)
+	}
+	return nil
+}
+
+// unaryWorkloads adds the rows of the unary workloads against the servers,
+// with the raw-frame floor, and prints the table.
+func unaryWorkloads(self, dir string, servers []*proc, clients []caller, add func(name, unit, better string, f func(i int) (float64, error)) error, rowsp *[]row) error {
+	rawSrv, err := start(self, "-serve", "raw", "-sock", filepath.Join(dir, "raw.sock"))
+	if err != nil {
+		return err
+	}
+	defer rawSrv.stop()
+	rawClient, err := dialRaw(filepath.Join(dir, "raw.sock"))
+	if err != nil {
+		return err
+	}
+	defer rawClient.close()
+
+	fmt.Fprintln(os.Stderr, "serial 1 KiB calls: latency and allocations ...")
+	lat := make([]latResult, len(impls))
+	var rawLat latResult
+	for r := 0; r < *rounds; r++ {
+		res, err := measureSerial(rawClient, rawSrv, 1<<10, *duration)
+		if err != nil {
+			return err
+		}
+		rawLat.add(res)
+		for i := range impls {
+			res, err := measureSerial(clients[i], servers[i], 1<<10, *duration)
+			if err != nil {
+				return err
+			}
+			lat[i].add(res)
+		}
+	}
+	floor := rawLat.median(func(l latResult) float64 { return l.p50 })
+	serialP50 := len(*rowsp)
+	add("serial 1 KiB: p50 latency", "µs", "lower", func(i int) (float64, error) { return lat[i].median(func(l latResult) float64 { return l.p50 }), nil })
+	add("serial 1 KiB: p99 latency", "µs", "lower", func(i int) (float64, error) { return lat[i].median(func(l latResult) float64 { return l.p99 }), nil })
+	add("serial 1 KiB: calls/s", "calls/s", "higher", func(i int) (float64, error) { return lat[i].median(func(l latResult) float64 { return l.rate }), nil })
+	add("allocs per call (client+server)", "", "lower", func(i int) (float64, error) {
+		return lat[i].median(func(l latResult) float64 { return l.allocs }), nil
+	})
+	add("bytes per call (client+server)", "B", "lower", func(i int) (float64, error) {
+		return lat[i].median(func(l latResult) float64 { return l.bytes }), nil
+	})
+
+	for _, w := range []struct {
+		name          string
+		callers, size int
+	}{
+		{"64 callers × 1 KiB: calls/s", 64, 1 << 10},
+		{"8 callers × 64 KiB: calls/s", 8, 64 << 10},
+		{"8 callers × 1 MiB: calls/s", 8, 1 << 20},
+	} {
+		fmt.Fprintf(os.Stderr, "%s ...\n", w.name)
+		rates := make([][]float64, len(impls))
+		for r := 0; r < *rounds; r++ {
+			for i := range impls {
+				rate, err := measureThroughput(clients[i], w.callers, w.size, *duration)
+				if err != nil {
+					return err
+				}
+				rates[i] = append(rates[i], rate)
+			}
+		}
+		add(w.name, "calls/s", "higher", func(i int) (float64, error) { return median(rates[i]), nil })
+	}
+
+	printTable(*rowsp)
+	fmt.Printf("raw-frame floor (bare 10-byte-header echo, same sockets and processes, measured in the same rounds):\n")
+	fmt.Printf("serial 1 KiB p50 %s µs; ttrpc %.2f× the floor, grpc-go %.2f×.\n",
+		format(floor), (*rowsp)[serialP50].vals[0]/floor, (*rowsp)[serialP50].vals[1]/floor)
+	return nil
+}
+
+// sizeAndIdle adds the size and idle-memory rows: the stripped minimal
+// servers of both libraries, the established v1.0.2's, and this module's
+// under v1.0.2's pins.
+func sizeAndIdle(dir string, add func(name, unit, better string, f func(i int) (float64, error)) error, rowsp *[]row) error {
 	// Static and idle measurements on the stripped minimal servers, built
 	// as go build does by default (cgo on: dynamically linked through package
 	// net) and as containerd builds its shims (CGO_ENABLED=0: static). The
@@ -432,11 +559,11 @@ func compare() error {
 	// pinnedRow one whose ttrpc value is this module's under v1.0.2's pins.
 	withOld := func(name, unit string, v func(i int) float64) {
 		add(name, unit, "lower", func(i int) (float64, error) { return v(i), nil })
-		rows[len(rows)-1].old = v(iOld)
+		(*rowsp)[len(*rowsp)-1].old = v(iOld)
 	}
 	pinnedRow := func(name, unit string, v func(i int) float64) {
 		r := row{name: name, unit: unit, better: "lower", vals: [2]float64{v(iPinned), 0}, old: v(iOld)}
-		rows = append(rows, r)
+		*rowsp = append(*rowsp, r)
 		fmt.Fprintf(os.Stderr, "  %-34s %12.4g %12s %12.4g\n", name, r.vals[0], "", r.old)
 	}
 	withOld("stripped minimal server", "KiB", func(i int) float64 { return sizes[i][0] })
@@ -451,90 +578,6 @@ func compare() error {
 	pinnedRow("v1.0.2's pins: idle server RSS, static", "KiB", func(i int) float64 { return float64(idleStatic[i].rss) })
 	pinnedRow("v1.0.2's pins: RSS per idle connection", "KiB", func(i int) float64 { return idle[i].rssPerConn })
 
-	// Workloads against full server processes (this binary, -serve).
-	servers := make([]*proc, len(impls))
-	clients := make([]caller, len(impls))
-	for i, im := range impls {
-		path := filepath.Join(dir, fmt.Sprintf("srv%d.sock", i))
-		name := strings.TrimSuffix(im.name, "-go")
-		p, err := start(self, "-serve", name, "-sock", path)
-		if err != nil {
-			return err
-		}
-		defer p.stop()
-		servers[i] = p
-		if clients[i], err = im.dial(path); err != nil {
-			return err
-		}
-		defer clients[i].close()
-	}
-
-	rawSrv, err := start(self, "-serve", "raw", "-sock", filepath.Join(dir, "raw.sock"))
-	if err != nil {
-		return err
-	}
-	defer rawSrv.stop()
-	rawClient, err := dialRaw(filepath.Join(dir, "raw.sock"))
-	if err != nil {
-		return err
-	}
-	defer rawClient.close()
-
-	fmt.Fprintln(os.Stderr, "serial 1 KiB calls: latency and allocations ...")
-	lat := make([]latResult, len(impls))
-	var rawLat latResult
-	for r := 0; r < *rounds; r++ {
-		res, err := measureSerial(rawClient, rawSrv, 1<<10, *duration)
-		if err != nil {
-			return err
-		}
-		rawLat.add(res)
-		for i := range impls {
-			res, err := measureSerial(clients[i], servers[i], 1<<10, *duration)
-			if err != nil {
-				return err
-			}
-			lat[i].add(res)
-		}
-	}
-	floor := rawLat.median(func(l latResult) float64 { return l.p50 })
-	serialP50 := len(rows)
-	add("serial 1 KiB: p50 latency", "µs", "lower", func(i int) (float64, error) { return lat[i].median(func(l latResult) float64 { return l.p50 }), nil })
-	add("serial 1 KiB: p99 latency", "µs", "lower", func(i int) (float64, error) { return lat[i].median(func(l latResult) float64 { return l.p99 }), nil })
-	add("serial 1 KiB: calls/s", "calls/s", "higher", func(i int) (float64, error) { return lat[i].median(func(l latResult) float64 { return l.rate }), nil })
-	add("allocs per call (client+server)", "", "lower", func(i int) (float64, error) {
-		return lat[i].median(func(l latResult) float64 { return l.allocs }), nil
-	})
-	add("bytes per call (client+server)", "B", "lower", func(i int) (float64, error) {
-		return lat[i].median(func(l latResult) float64 { return l.bytes }), nil
-	})
-
-	for _, w := range []struct {
-		name          string
-		callers, size int
-	}{
-		{"64 callers × 1 KiB: calls/s", 64, 1 << 10},
-		{"8 callers × 64 KiB: calls/s", 8, 64 << 10},
-		{"8 callers × 1 MiB: calls/s", 8, 1 << 20},
-	} {
-		fmt.Fprintf(os.Stderr, "%s ...\n", w.name)
-		rates := make([][]float64, len(impls))
-		for r := 0; r < *rounds; r++ {
-			for i := range impls {
-				rate, err := measureThroughput(clients[i], w.callers, w.size, *duration)
-				if err != nil {
-					return err
-				}
-				rates[i] = append(rates[i], rate)
-			}
-		}
-		add(w.name, "calls/s", "higher", func(i int) (float64, error) { return median(rates[i]), nil })
-	}
-
-	printTable(rows)
-	fmt.Printf("raw-frame floor (bare 10-byte-header echo, same sockets and processes, measured in the same rounds):\n")
-	fmt.Printf("serial 1 KiB p50 %s µs; ttrpc %.2f× the floor, grpc-go %.2f×.\n",
-		format(floor), rows[serialP50].vals[0]/floor, rows[serialP50].vals[1]/floor)
 	return nil
 }
 

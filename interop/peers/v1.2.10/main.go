@@ -37,6 +37,9 @@
 //	                                BytesValue 00 01 fe ff
 //	Sum(BytesValue) StringValue     "LEN:SHA256HEX" of the bytes
 //	Big(StringValue) BytesValue     N bytes (N in the request), byte i = i%251
+//
+// The v1.2.10 copy also has streams: its streams.go adds them to the service
+// and their scenarios to the scenarios map (v1.0.2 has no streaming API).
 package main
 
 import (
@@ -253,12 +256,16 @@ func methods() map[string]ttrpc.Method {
 	}
 }
 
+// registerService registers the test service on s. The v1.2.10 copy's
+// streams.go replaces it to add the streaming methods.
+var registerService = func(s *ttrpc.Server) { s.Register(serviceName, methods()) }
+
 func runServer(sock string) error {
 	s, err := ttrpc.NewServer()
 	if err != nil {
 		return err
 	}
-	s.Register(serviceName, methods())
+	registerService(s)
 	l, err := net.Listen("unix", sock)
 	if err != nil {
 		return err
