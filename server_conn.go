@@ -19,7 +19,7 @@ import (
 
 // serverConn is one served connection. One goroutine at a time owns the read
 // side (see serve); the one that finds reading over owns the connection's
-// end. Handlers share the write side under writeMu. mu guards the in-flight
+// end. Handlers share the write side (server_write.go). mu guards the in-flight
 // accounting that decides when a shutting-down connection may close.
 type serverConn struct {
 	server *Server
@@ -28,8 +28,8 @@ type serverConn struct {
 	cancel context.CancelFunc
 	reader *frameReader
 
-	writeMu  sync.Mutex
-	writeErr error
+	wmu sync.Mutex // guards w
+	w   serverWriter
 
 	// Streams opened by the client and not yet finished, by id: the reader
 	// hands them their data, window and reset frames. Unary calls are not
@@ -75,6 +75,7 @@ func newServerConn(ctx context.Context, s *Server, conn net.Conn) *serverConn {
 		cancel:   cancel,
 		reader:   newFrameReader(conn),
 		streams:  make(map[streamID]*serverStream),
+		w:        serverWriter{done: make(chan struct{})},
 		budget:   flow.NewBudget(s.config.streamBuffer),
 		done:     make(chan struct{}),
 		parked:   make(chan struct{}, 1),
@@ -535,28 +536,4 @@ func (c *serverConn) replyStatus(id streamID, st *status.Status) {
 	c.write(*p)
 	bufpool.Put(p)
 	c.end()
-}
-
-// write sends one frame. After a failed write the connection is out of sync
-// (a frame may be half written), so it is closed and later writes fail at
-// once, with ErrClosed.
-func (c *serverConn) write(frame []byte) error {
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	if c.writeErr != nil {
-		return ErrClosed
-	}
-	if _, err := c.conn.Write(frame); err != nil {
-		c.writeErr = err
-		c.conn.Close()
-		return ErrClosed
-	}
-	return nil
-}
-
-// writeFrame writes a pooled frame and gives it back.
-func (c *serverConn) writeFrame(p *[]byte) error {
-	err := c.write(*p)
-	bufpool.Put(p)
-	return err
 }

@@ -128,7 +128,7 @@ func (ss *serverStream) run(fullMethod string, flowControl bool) {
 		if ss.window != nil {
 			n = ss.window.Size()
 		}
-		c.writeFrame(windowFrame(ss.id, n))
+		c.queue(ss.ctx, windowFrame(ss.id, n))
 	}
 	var (
 		resp interface{}
@@ -219,7 +219,7 @@ func (ss *serverStream) SendMsg(m interface{}) error {
 		bufpool.Put(frame)
 		return err
 	}
-	return ss.c.writeFrame(frame)
+	return ss.c.queue(ss.ctx, frame)
 }
 
 // RecvMsg receives the client's next message into m. It returns io.EOF once
@@ -239,7 +239,7 @@ func (ss *serverStream) RecvMsg(m interface{}) error {
 	}
 	if ss.window != nil && f.typ == messageTypeData {
 		if g := ss.window.Taken(int64(size)); g > 0 {
-			ss.c.writeFrame(windowFrame(ss.id, g))
+			ss.c.queue(ss.ctx, windowFrame(ss.id, g))
 		}
 	}
 	err = codec{}.Unmarshal(*f.p, m)

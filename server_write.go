@@ -1,0 +1,214 @@
+package ttrpc
+
+import (
+	"context"
+	"net"
+
+	"github.com/containerd/ttrpc/internal/bufpool"
+)
+
+// This file holds a server connection's write side: one FIFO of frames and
+// at most one writer at a time.
+//
+// A reply to a unary call, and the frame that ends a stream, are written by
+// the goroutine that produced them (write): directly when nobody else is
+// writing, which costs no goroutine switch; otherwise queued behind the
+// frames already waiting, and the caller waits until they are all out, so
+// that when write returns its frame has left (Shutdown counts on that).
+//
+// A stream's messages and window grants are only queued (queue): a flusher
+// goroutine, started when the queue stops being empty and gone when it is
+// empty again, writes whatever has piled up with one writev. A handler that
+// sends message after message thus keeps producing while earlier ones are
+// written, and a burst costs a few syscalls rather than one per message. A
+// handler that sends one message and then waits loses nothing either: the
+// flusher runs on the thread the handler leaves.
+
+// outgoing is a queued frame; p, when set, is the pooled buffer to give
+// back once the frame is written.
+type outgoing struct {
+	b []byte
+	p *[]byte
+}
+
+// serverWriter is the write side's state, guarded by mu.
+type serverWriter struct {
+	queue   []outgoing
+	queued  int           // bytes in queue
+	writing bool          // a writer (a direct writer or the flusher) owns the write side
+	added   uint64        // frames ever queued
+	written uint64        // frames ever written (or dropped after a failure)
+	err     error         // set by the first failed write; the connection is closed then
+	done    chan struct{} // closed and replaced each time frames are written
+}
+
+// maxServerQueued bounds the bytes of stream messages queued for writing on
+// a connection: SendMsg waits while more are queued.
+const maxServerQueued = 1 << 20
+
+// write writes one frame from the calling goroutine and returns once it is
+// out, or ErrClosed once the connection has failed. The caller keeps frame.
+func (c *serverConn) write(frame []byte) error {
+	w := &c.w
+	c.wmu.Lock()
+	if w.err != nil {
+		c.wmu.Unlock()
+		return ErrClosed
+	}
+	if !w.writing && len(w.queue) == 0 {
+		w.writing = true
+		c.wmu.Unlock()
+		_, err := c.conn.Write(frame)
+		c.wmu.Lock()
+		if err != nil {
+			c.failLocked(err)
+		}
+		if len(w.queue) > 0 && w.err == nil {
+			go c.flush() // frames queued meanwhile: the flusher takes over
+		} else {
+			w.writing = false
+		}
+		c.wmu.Unlock()
+		if err != nil {
+			return ErrClosed
+		}
+		return nil
+	}
+	// Behind queued frames: let the flusher write this one too, and wait.
+	w.queue = append(w.queue, outgoing{b: frame})
+	w.added++
+	mine := w.added
+	c.startFlushLocked()
+	for w.written < mine && w.err == nil {
+		done := w.done
+		c.wmu.Unlock()
+		<-done
+		c.wmu.Lock()
+	}
+	err := w.err
+	c.wmu.Unlock()
+	if err != nil {
+		return ErrClosed
+	}
+	return nil
+}
+
+// writeFrame writes a pooled frame and gives it back.
+func (c *serverConn) writeFrame(p *[]byte) error {
+	err := c.write(*p)
+	bufpool.Put(p)
+	return err
+}
+
+// queue queues a pooled frame, which now belongs to the write side, and
+// returns without waiting for it to be written, unless more than
+// maxServerQueued bytes are queued: it then waits for room, for ctx to end,
+// or for the connection to fail.
+func (c *serverConn) queue(ctx context.Context, p *[]byte) error {
+	w := &c.w
+	c.wmu.Lock()
+	if w.err != nil {
+		c.wmu.Unlock()
+		bufpool.Put(p)
+		return ErrClosed
+	}
+	w.queue = append(w.queue, outgoing{b: *p, p: p})
+	w.queued += len(*p)
+	w.added++
+	c.startFlushLocked()
+	for w.queued > maxServerQueued && w.err == nil {
+		done := w.done
+		c.wmu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		c.wmu.Lock()
+	}
+	err := w.err
+	c.wmu.Unlock()
+	if err != nil {
+		return ErrClosed
+	}
+	return nil
+}
+
+// startFlushLocked starts the flusher unless a writer is at work already.
+func (c *serverConn) startFlushLocked() {
+	if !c.w.writing {
+		c.w.writing = true
+		go c.flush()
+	}
+}
+
+// flush is the flusher goroutine: it writes the queue out in batches until
+// it is empty, then lets go of the write side.
+func (c *serverConn) flush() {
+	const maxBatch = 64
+	var (
+		batch [maxBatch]outgoing
+		bufs  = make(net.Buffers, 0, maxBatch)
+	)
+	w := &c.w
+	c.wmu.Lock()
+	for len(w.queue) > 0 && w.err == nil {
+		n := copy(batch[:], w.queue)
+		rest := copy(w.queue, w.queue[n:])
+		clear(w.queue[rest:])
+		w.queue = w.queue[:rest]
+		c.wmu.Unlock()
+
+		bufs = bufs[:0]
+		total := 0
+		for _, o := range batch[:n] {
+			bufs = append(bufs, o.b)
+			if o.p != nil {
+				total += len(o.b)
+			}
+		}
+		var err error
+		if n == 1 {
+			_, err = c.conn.Write(bufs[0])
+		} else {
+			_, err = bufs.WriteTo(c.conn)
+		}
+		for i := range batch[:n] {
+			bufpool.Put(batch[i].p)
+			batch[i] = outgoing{}
+		}
+		clear(bufs[:cap(bufs)])
+
+		c.wmu.Lock()
+		w.queued -= total
+		w.written += uint64(n)
+		if err != nil {
+			c.failLocked(err)
+		}
+		c.wakeWritersLocked()
+	}
+	w.writing = false
+	c.wmu.Unlock()
+}
+
+// failLocked records a failed write: a frame may be half written, so the
+// connection is out of sync and is closed; queued frames are dropped and
+// their waiters told.
+func (c *serverConn) failLocked(err error) {
+	w := &c.w
+	if w.err == nil {
+		w.err = err
+		c.conn.Close()
+	}
+	for _, o := range w.queue {
+		bufpool.Put(o.p)
+	}
+	w.written += uint64(len(w.queue))
+	w.queue, w.queued = nil, 0
+	c.wakeWritersLocked()
+}
+
+func (c *serverConn) wakeWritersLocked() {
+	close(c.w.done)
+	c.w.done = make(chan struct{})
+}
