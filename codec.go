@@ -3,6 +3,7 @@ package ttrpc
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 
 	"github.com/containerd/ttrpc/internal/bufpool"
@@ -237,6 +238,9 @@ func xxxWorks(m messageV1) bool {
 // Buffer appends in place once Size has made room. Layouts it does not
 // support are an error; should it panic on one, that becomes an error too.
 func legacyMarshal(p *[]byte, m messageV1) (_ *[]byte, err error) {
+	if err := checkLegacyLayout(m); err != nil {
+		return p, fmt.Errorf("ttrpc: cannot marshal %T: %w", m, err)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("ttrpc: cannot marshal %T: %v", m, r)
@@ -257,6 +261,9 @@ func legacyMarshal(p *[]byte, m messageV1) (_ *[]byte, err error) {
 
 // legacyUnmarshal decodes p into a message as legacyMarshal encodes it.
 func legacyUnmarshal(p []byte, m messageV1) (err error) {
+	if err := checkLegacyLayout(m); err != nil {
+		return fmt.Errorf("ttrpc: cannot unmarshal into %T: %w", m, err)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("ttrpc: cannot unmarshal into %T: %v", m, r)
@@ -266,6 +273,78 @@ func legacyUnmarshal(p []byte, m messageV1) (err error) {
 		return fmt.Errorf("ttrpc: cannot unmarshal into %T: %w", m, err)
 	}
 	return nil
+}
+
+// Hand-written message types go through golang/protobuf's reflection on
+// their struct tags. Before golang/protobuf 1.4 that code trusts the layout
+// and, given one it does not support (a message field that is not a
+// pointer, as gogo allows), reads memory it should not. So the layout is
+// checked first, once per type.
+var legacyLayouts sync.Map // reflect.Type -> error (nil: fine)
+
+// checkLegacyLayout refuses struct layouts golang/protobuf's reflection does
+// not support. APIv2 messages are not checked: their runtime handles them.
+func checkLegacyLayout(m messageV1) error {
+	t := reflect.TypeOf(m)
+	if v, ok := legacyLayouts.Load(t); ok {
+		err, _ := v.(error)
+		return err
+	}
+	err := legacyLayoutError(t)
+	legacyLayouts.Store(t, err)
+	return err
+}
+
+func legacyLayoutError(t reflect.Type) error {
+	if t.Kind() != reflect.Ptr || t.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("not a pointer to a struct")
+	}
+	st := t.Elem()
+	if isAPIv2Struct(st) {
+		// golang/protobuf 1.4 and later hand these to the APIv2
+		// runtime; before 1.4 they are just structs it cannot read
+		// (and, once it has failed on a type, may encode wrongly), and
+		// its registry does not know them.
+		if golangproto.MessageName(reflect.New(st).Interface().(messageV1)) == "" {
+			return fmt.Errorf("APIv2 messages need github.com/golang/protobuf v1.4 or later in the build")
+		}
+		return nil
+	}
+	for i := 0; i < st.NumField(); i++ {
+		f := st.Field(i)
+		if f.Tag.Get("protobuf_oneof") != "" {
+			if _, ok := t.MethodByName("XXX_OneofWrappers"); !ok {
+				if _, ok := t.MethodByName("XXX_OneofFuncs"); !ok {
+					return fmt.Errorf("oneof field %s without XXX_OneofWrappers", f.Name)
+				}
+			}
+			continue
+		}
+		if f.Tag.Get("protobuf") == "" {
+			continue
+		}
+		ft := f.Type
+		switch ft.Kind() {
+		case reflect.Slice:
+			if ft.Elem().Kind() == reflect.Struct {
+				return fmt.Errorf("field %s is a slice of structs, not of pointers (a gogo-only layout)", f.Name)
+			}
+		case reflect.Map:
+			if ft.Elem().Kind() == reflect.Struct {
+				return fmt.Errorf("field %s maps to structs, not to pointers (a gogo-only layout)", f.Name)
+			}
+		case reflect.Struct:
+			return fmt.Errorf("field %s is a struct, not a pointer (a gogo-only layout)", f.Name)
+		}
+	}
+	return nil
+}
+
+// isAPIv2Struct reports whether st is a struct generated for the APIv2
+// runtime (it holds that runtime's message state).
+func isAPIv2Struct(st reflect.Type) bool {
+	f, ok := st.FieldByName("state")
+	return ok && f.Type.Name() == "MessageState" && strings.HasPrefix(f.Type.PkgPath(), "google.golang.org/protobuf/")
 }
 
 // isNilPointer reports whether v is a non-nil interface holding a nil pointer.
