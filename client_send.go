@@ -15,9 +15,9 @@ import (
 // queue order and request ids leave increasing. The writer is normally the
 // sender goroutine, which writes whatever has queued up with one writev.
 // But when the queue is empty and nobody writes, a caller on a kernel socket
-// writes its own frame without blocking, saving two goroutine switches; what
-// the socket does not take at once goes back to the head of the queue, for
-// the sender. Either way a frame, once begun, is finished, so the connection
+// writes its own request frame without blocking, saving two goroutine
+// switches (stream messages never do: see writeLocked); what the socket does
+// not take at once goes back to the head of the queue, for the sender. Either way a frame, once begun, is finished, so the connection
 // stays in sync even when its caller has given up.
 
 // Kinds of queued frames.
@@ -59,7 +59,10 @@ const maxQueued = 1 << 20
 // goroutine when nobody else writes. c.mu is held, and is released.
 func (c *Client) writeLocked(of outFrame) {
 	ws := &c.ws
-	if !ws.writing && len(ws.queue) == 0 && ws.direct.ok() {
+	// A stream's messages always go through the sender, so that a
+	// goroutine sending message after message keeps producing while the
+	// sender writes what piled up in one writev.
+	if !ws.writing && len(ws.queue) == 0 && ws.direct.ok() && of.kind != frameData {
 		ws.writing = true
 		c.mu.Unlock()
 		c.writeDirect(of)
