@@ -149,7 +149,8 @@ read:
 			continue
 		}
 		if st != nil {
-			c.server.streams.Load().start(c, h, p, &r, st)
+			sr := r // only a stream's request escapes to the heap
+			c.server.streams.Load().start(c, h, p, &sr, st)
 			continue
 		}
 		if alone && c.inlineOK && m.quick() && c.reader.br.Buffered() == 0 {
