@@ -4,12 +4,12 @@ go 1.21
 
 require (
 	github.com/gogo/protobuf v1.3.2
-	github.com/golang/protobuf v1.4.0
+	github.com/golang/protobuf v1.5.0
 	go.uber.org/goleak v1.1.10
 	golang.org/x/sys v0.0.0-20200930185726-fdedc70b468f
-	google.golang.org/genproto v0.0.0-20200224152610-e50cd9704f63
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20230525234015-3fc162c6f38a
 	google.golang.org/grpc v1.27.1
-	google.golang.org/protobuf v1.22.0
+	google.golang.org/protobuf v1.34.0
 )
 
 require (

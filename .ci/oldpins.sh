@@ -11,6 +11,10 @@ trap 'rm -rf "$work"' EXIT
 cp -r "$root/." "$work/"
 cd "$work"
 rm -rf benchmarks .git
+# The one line a containerd 1.5-era go.mod has that ours cannot: the
+# monolithic genproto. It keeps googleapis/rpc/status coming from the pinned
+# monolith rather than from the split googleapis/rpc module we require.
+go mod edit -droprequire google.golang.org/genproto/googleapis/rpc -require google.golang.org/genproto@v0.0.0-20200224152610-e50cd9704f63
 cat >>go.mod <<'MOD'
 
 replace (

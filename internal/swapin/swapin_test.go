@@ -1,7 +1,10 @@
 // Package swapin proves the swap-in promise: a program written only against
 // the ttrpc 1.0 API builds unchanged when a replace directive points
 // github.com/containerd/ttrpc at this module, under the dependency pins of
-// containerd 1.5, and runs.
+// containerd 1.5, and runs. Like every containerd 1.5-era go.mod, the
+// program's lists the monolithic genproto it pins: that line is what keeps
+// googleapis/rpc/status coming from it rather than from the split
+// googleapis/rpc module this module requires (see README, Swapping it in).
 package swapin
 
 import (
@@ -20,6 +23,7 @@ go 1.21
 require (
 	github.com/containerd/ttrpc v1.0.2
 	github.com/gogo/protobuf v1.3.2
+	google.golang.org/genproto v0.0.0-20200224152610-e50cd9704f63
 	google.golang.org/grpc v1.27.1
 )
 
