@@ -7,7 +7,7 @@
 # .ci/oldpins.sh, it works on a copy of the tree with changed requirements.
 # Also checks proto.MessageName, which the root go.mod's protobuf lacks.
 set -eu
-root=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r "$root/." "$work/"
