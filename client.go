@@ -22,6 +22,10 @@ import (
 // connection during the handshake (the server then simply closes it).
 var ErrClosed = errors.New("ttrpc: closed")
 
+// errIDsExhausted is what calls fail with on a connection that has used
+// every stream id: servers require each request's id to be above the last.
+var errIDsExhausted = fmt.Errorf("%w: every stream id of this connection has been used; dial a new one", ErrClosed)
+
 // errNilConn is what every call of a client made by NewClient(nil) returns.
 var errNilConn = fmt.Errorf("%w: NewClient was given a nil net.Conn", ErrClosed)
 
@@ -330,15 +334,19 @@ func (c *Client) open(s *clientStream, frame *[]byte, start int) error {
 		bufpool.Put(frame)
 		return c.closeErr
 	}
-	for {
-		id := c.nextID
-		c.nextID += 2 // odd ids only; wraps from 2^32-1 to 1
-		if _, busy := c.streams[id]; !busy {
-			s.id = id
-			c.streams[id] = s
-			break
-		}
+	if c.nextID == 0 {
+		// Ids must increase, and 2^32-1 has been used: the connection
+		// can open no more streams (after some 2^31 of them).
+		c.mu.Unlock()
+		bufpool.Put(frame)
+		return errIDsExhausted
 	}
+	s.id = c.nextID
+	c.nextID += 2 // odd ids only; after 2^32-1 this is 0, which stops open
+	if c.nextID == 1 {
+		c.nextID = 0
+	}
+	c.streams[s.id] = s
 	putStreamID((*frame)[start:], s.id)
 	if s.credit != nil && c.rd.owner == readerNone {
 		// A stream's reader waits on its queue and never reads for
@@ -515,6 +523,16 @@ func (c *Client) shutdown() {
 			s.in.Close(c.closeErr)
 		}
 	})
+}
+
+// isClosed reports whether the client has shut down.
+func (c *Client) isClosed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // Close closes the connection. Pending and later calls fail with ErrClosed.

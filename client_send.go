@@ -168,13 +168,13 @@ func skip(of *outFrame) bool {
 	case frameRest:
 		return false
 	case frameControl:
-		return !of.s.opened
+		return !of.s.opened.Load()
 	}
 	if of.s.abandoned.Load() {
 		return true
 	}
 	if of.kind == frameOpen {
-		of.s.opened = true
+		of.s.opened.Store(true)
 	}
 	return false
 }

@@ -68,7 +68,7 @@ type clientStream struct {
 	id        streamID
 	in        *flow.Queue[inFrame]
 	abandoned atomic.Bool // frames not yet begun are not written
-	opened    bool        // the request frame went out; owned by the writer
+	opened    atomic.Bool // the writer has taken the request frame: it holds s no longer
 	pinned    bool        // unary: something may still hold it, do not pool it
 	interrupt func()      // stops a caller reading for itself (client_recv.go)
 
@@ -101,13 +101,16 @@ func getUnaryStream(c *Client) *clientStream {
 }
 
 // putUnaryStream returns a unary call's stream to the pool, unless it may
-// still be referenced (see readOwn).
+// still be referenced: by the interrupt function of a reading caller (see
+// readOwn), or by the writer, when a peer answered before the request was
+// even written.
 func putUnaryStream(s *clientStream) {
-	if s.pinned || s.abandoned.Load() {
+	if s.pinned || s.abandoned.Load() || !s.opened.Load() {
 		return
 	}
 	s.in.Reset()
-	s.c, s.id, s.opened = nil, 0, false
+	s.c, s.id = nil, 0
+	s.opened.Store(false)
 	unaryPool.Put(s)
 }
 
@@ -222,6 +225,9 @@ func (s *clientStream) SendMsg(m interface{}) error {
 	if err := s.ctx.Err(); err != nil {
 		return err
 	}
+	if c.isClosed() {
+		return c.closeErr
+	}
 	if s.remoteDone.Load() {
 		return errServerEnded
 	}
@@ -233,6 +239,9 @@ func (s *clientStream) SendMsg(m interface{}) error {
 	n := int64(len(*frame))
 	if err := s.credit.Take(s.ctx, n, c.done, c.closeErr, errServerEnded); err != nil {
 		bufpool.Put(frame)
+		if c.isClosed() {
+			return c.closeErr // the stream ended because the client did
+		}
 		return err
 	}
 	c.write(outFrame{s: s, frame: frame, kind: frameData})

@@ -92,8 +92,9 @@ func (s *Server) Register(name string, methods map[string]Method) {
 // Stream's Handler is nil, or if a name is both a Method and a Stream:
 // mistakes that would otherwise surface only at a call.
 func (s *Server) RegisterService(name string, desc *ServiceDesc) {
-	s.services.register(name, desc)
-	if len(desc.Streams) > 0 && s.streams.Load() == nil {
+	// The stream machinery goes in first: a connection that finds a
+	// stream in the registry must find the machinery too.
+	if desc != nil && len(desc.Streams) > 0 && s.streams.Load() == nil {
 		s.streams.CompareAndSwap(nil, &streamOps{
 			start:  (*serverConn).startStream,
 			data:   (*serverConn).deliverData,
@@ -102,6 +103,7 @@ func (s *Server) RegisterService(name string, desc *ServiceDesc) {
 			failed: (*serverConn).streamFailed,
 		})
 	}
+	s.services.register(name, desc)
 }
 
 // unknownCode is the status code for a service or method not registered.

@@ -113,7 +113,7 @@ read:
 			switch h.Type {
 			case messageTypeRequest:
 				c.begin()
-				go c.replyStatus(h.StreamID, tooLarge.GRPCStatus())
+				c.refuse(h.StreamID, tooLarge.GRPCStatus())
 			case messageTypeData:
 				// The stream lost a message: it cannot go on.
 				if ops := c.server.streams.Load(); ops != nil {
@@ -303,7 +303,7 @@ func (c *serverConn) dispatch(h messageHeader, p *[]byte) (r rawRequest, m *meth
 	shutting, active := c.begin()
 	refuse := func(st *status.Status) {
 		bufpool.Put(p)
-		go c.replyStatus(id, st)
+		c.refuse(id, st)
 	}
 	if id%2 == 0 {
 		refuse(status.New(codes.InvalidArgument, "StreamID must be odd for client initiated streams"))
@@ -321,6 +321,11 @@ func (c *serverConn) dispatch(h messageHeader, p *[]byte) (r rawRequest, m *meth
 	switch {
 	case unknown != nil:
 		refuse(unknown)
+		return
+	case st != nil && c.server.streams.Load() == nil:
+		// Registered by hand without RegisterService's machinery; not
+		// reachable through the API, but never a nil call.
+		refuse(status.Newf(c.server.unknownCode(), "method %s", r.method))
 		return
 	case h.Flags&(flagRemoteOpen|flagRemoteClosed) == flagRemoteOpen|flagRemoteClosed:
 		refuse(status.New(codes.InvalidArgument, "ttrpc: request flags remote-open and remote-closed together"))
@@ -517,6 +522,23 @@ func (c *serverConn) replyMessage(id streamID, resp interface{}) {
 
 // replyStatus writes a reply that carries only a status.
 func (c *serverConn) replyStatus(id streamID, st *status.Status) {
+	p := statusFrame(id, st)
+	c.write(*p)
+	bufpool.Put(p)
+	c.end()
+}
+
+// refuse answers a request the reader will not run, without waiting for
+// the answer to be written: it is queued, and the flusher counts the
+// request done once it is out. A peer that sends refused requests and reads
+// no replies fills the queue and so stops its own connection's reading, and
+// nothing else.
+func (c *serverConn) refuse(id streamID, st *status.Status) {
+	c.queueEnding(statusFrame(id, st))
+}
+
+// statusFrame builds a response frame that carries only a status.
+func statusFrame(id streamID, st *status.Status) *[]byte {
 	resp := Response{Status: st.Proto()}
 	if !utf8.ValidString(resp.Status.Message) {
 		// Receivers reject a status whose message is not UTF-8 (protobuf
@@ -534,7 +556,5 @@ func (c *serverConn) replyStatus(id streamID, st *status.Status) {
 		*p = resp.appendTo((*p)[:messageHeaderLength])
 		_ = finishFrame(*p, id, messageTypeResponse, 0)
 	}
-	c.write(*p)
-	bufpool.Put(p)
-	c.end()
+	return p
 }

@@ -141,12 +141,19 @@ func (ss *serverStream) run(fullMethod string, flowControl bool) {
 		resp, err = ss.desc.Handler(ss.ctx, ss)
 	}
 	ss.returned.Store(true)
+	ss.in.Abort(ErrStreamClosed)
+	gone := ss.reset.Load()
+	if !gone && err == nil && resp != nil && !isNilPointer(resp) {
+		// A returned message is sent like any other, within the
+		// client's window. The stream stays in the table meanwhile, so
+		// that the client's grants, or its reset, still reach it.
+		gone = ss.credit.Take(ss.ctx, messageHeaderLength, c.done, ErrClosed, ErrStreamClosed) != nil
+	}
 	c.mu.Lock()
 	delete(c.streams, ss.id)
 	c.mu.Unlock()
-	ss.in.Abort(ErrStreamClosed)
 	ss.credit.Close()
-	if ss.reset.Load() {
+	if gone || ss.reset.Load() {
 		// The client has gone: nobody reads the result.
 		c.end()
 		return

@@ -27,8 +27,9 @@ import (
 // outgoing is a queued frame; p, when set, is the pooled buffer to give
 // back once the frame is written.
 type outgoing struct {
-	b []byte
-	p *[]byte
+	b   []byte
+	p   *[]byte
+	end bool // the frame answers a request: count it done once written
 }
 
 // serverWriter is the write side's state, guarded by mu.
@@ -113,7 +114,7 @@ func (c *serverConn) queue(ctx context.Context, p *[]byte) error {
 		return ErrClosed
 	}
 	w.queue = append(w.queue, outgoing{b: *p, p: p})
-	w.queued += len(*p)
+	w.queued += cap(*p)
 	w.added++
 	c.startFlushLocked()
 	for w.queued > maxServerQueued && w.err == nil {
@@ -132,6 +133,32 @@ func (c *serverConn) queue(ctx context.Context, p *[]byte) error {
 		return ErrClosed
 	}
 	return nil
+}
+
+// queueEnding queues a pooled frame that answers a request (a refusal)
+// and returns without waiting for it to be written, unless the queue is
+// full. The flusher ends the request (serverConn.end) once the frame is out
+// or dropped.
+func (c *serverConn) queueEnding(p *[]byte) {
+	w := &c.w
+	c.wmu.Lock()
+	if w.err != nil {
+		c.wmu.Unlock()
+		bufpool.Put(p)
+		c.end()
+		return
+	}
+	w.queue = append(w.queue, outgoing{b: *p, p: p, end: true})
+	w.queued += cap(*p)
+	w.added++
+	c.startFlushLocked()
+	for w.queued > maxServerQueued && w.err == nil {
+		done := w.done
+		c.wmu.Unlock()
+		<-done
+		c.wmu.Lock()
+	}
+	c.wmu.Unlock()
 }
 
 // startFlushLocked starts the flusher unless a writer is at work already.
@@ -160,11 +187,14 @@ func (c *serverConn) flush() {
 		c.wmu.Unlock()
 
 		bufs = bufs[:0]
-		total := 0
+		total, ends := 0, 0
 		for _, o := range batch[:n] {
 			bufs = append(bufs, o.b)
 			if o.p != nil {
-				total += len(o.b)
+				total += cap(*o.p)
+			}
+			if o.end {
+				ends++
 			}
 		}
 		var err error
@@ -179,6 +209,9 @@ func (c *serverConn) flush() {
 		}
 		clear(bufs[:cap(bufs)])
 
+		for ; ends > 0; ends-- {
+			c.end()
+		}
 		c.wmu.Lock()
 		w.queued -= total
 		w.written += uint64(n)
@@ -200,12 +233,24 @@ func (c *serverConn) failLocked(err error) {
 		w.err = err
 		c.conn.Close()
 	}
+	ends := 0
 	for _, o := range w.queue {
 		bufpool.Put(o.p)
+		if o.end {
+			ends++
+		}
 	}
 	w.written += uint64(len(w.queue))
 	w.queue, w.queued = nil, 0
 	c.wakeWritersLocked()
+	if ends > 0 {
+		// end takes c.mu and may close the connection: not under wmu.
+		go func() {
+			for ; ends > 0; ends-- {
+				c.end()
+			}
+		}()
+	}
 }
 
 func (c *serverConn) wakeWritersLocked() {

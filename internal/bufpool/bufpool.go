@@ -17,6 +17,13 @@ const (
 
 var pools [maxShift - minShift + 1]sync.Pool
 
+// Small buffers have classes of their own, without slack: a stream of tiny
+// messages queued for a slow reader should cost tens of bytes a message,
+// not a 1.5 KiB buffer each.
+var smallSizes = [...]int{64, 256}
+
+var smallPools [len(smallSizes)]sync.Pool
+
 func class(n int) int {
 	for i := 0; i <= maxShift-minShift; i++ {
 		if n <= 1<<(minShift+i)+Slack {
@@ -29,6 +36,17 @@ func class(n int) int {
 // Get returns a slice of length n. Its capacity is that of n's size class,
 // or exactly n for sizes beyond the largest class.
 func Get(n int) *[]byte {
+	for i, size := range smallSizes {
+		if n <= size {
+			if v := smallPools[i].Get(); v != nil {
+				p := v.(*[]byte)
+				*p = (*p)[:n]
+				return p
+			}
+			b := make([]byte, n, size)
+			return &b
+		}
+	}
 	c := class(n)
 	if c < 0 {
 		b := make([]byte, n)
@@ -48,6 +66,13 @@ func Get(n int) *[]byte {
 func Put(p *[]byte) {
 	if p == nil {
 		return
+	}
+	for i, size := range smallSizes {
+		if cap(*p) == size {
+			*p = (*p)[:0]
+			smallPools[i].Put(p)
+			return
+		}
 	}
 	c := class(cap(*p))
 	if c < 0 || cap(*p) != 1<<(minShift+c)+Slack {

@@ -9,7 +9,7 @@ func TestGetSizes(t *testing.T) {
 			t.Fatalf("Get(%d) has length %d", n, len(*p))
 		}
 		c := cap(*p)
-		if c < n || c > 2*n+2*Slack+1024 {
+		if c < n || c > 2*n+2*Slack+1024 || (n <= 256 && c > 256) {
 			t.Fatalf("Get(%d) has capacity %d", n, c)
 		}
 		Put(p)

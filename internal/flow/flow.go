@@ -107,6 +107,14 @@ func (q *Queue[T]) Push(v T, size int) bool {
 		}
 		return false
 	}
+	if q.head > 0 && q.head >= len(q.items)/2 {
+		// Drop the popped prefix before it grows: a reader that stays
+		// a little behind would otherwise keep a slot for every item
+		// ever pushed. Copying at half keeps this O(1) per item.
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items, q.head = q.items[:n], 0
+	}
 	q.items = append(q.items, entry[T]{v, size})
 	q.held += size
 	q.recount()
