@@ -1335,3 +1335,142 @@ func TestBreakOKManyStreamsTinyWindow(t *testing.T) {
 		bkWaitNoStreams(t, c, srv)
 	})
 }
+
+// ---------------------------------------------------------------------------
+// Fixed defect: a server connection whose reader waits for the stream budget
+// (server_conn.go serve: ops.data(...) && !c.budget.Wait(c.done)) never
+// notices that its client has gone. c.done is closed only by close(), which
+// needs the reader to have finished (or Server.Close), so the wait cannot
+// end; the handler's context is never cancelled (c.cancel runs only after
+// the read loop), and connection, reader and handler linger until
+// Server.Close. SPEC §6.3: no connection lingers until Shutdown.
+//
+// The client here is an established-style 1.2 client (no flow-control
+// field), which the budget exists for. A client of this module gets here
+// if it sends more than window + 4 MiB + budget before the server's window
+// frame reaches it (it may send without limit until then); its reset
+// frame, queued behind the data, is then never read either.
+func TestBreakServerBudgetWaitMissesDisconnect(t *testing.T) {
+	started := make(chan context.Context, 1)
+	_, path := bkServe(t, &ServiceDesc{
+		Streams: map[string]Stream{
+			// Does its work (here: waits for its context) before reading.
+			"Hold": {StreamingClient: true, StreamingServer: true, Handler: func(ctx context.Context, ss StreamServer) (interface{}, error) {
+				started <- ctx
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}},
+		},
+	}, WithServerStreamBuffer(64<<10))
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write(bkFrame(1, messageTypeRequest, flagRemoteOpen, bkRequest(bkService, "Hold", nil, 0))); err != nil {
+		t.Fatal(err)
+	}
+	var hctx context.Context
+	select {
+	case hctx = <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("handler did not start")
+	}
+	msg := make([]byte, 32<<10)
+	for i := 0; i < 4; i++ {
+		if _, err := conn.Write(bkFrame(1, messageTypeData, 0, msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // let the server read them
+	conn.Close()                      // the client goes away
+	select {
+	case <-hctx.Done():
+	case <-time.After(3 * time.Second):
+		t.Error("client disconnected, but the stream handler's context was never cancelled: the server's reader is parked on the stream budget and does not see the end of the connection")
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Fixed defect: the client's receiver, parked on the stream budget
+// (client_recv.go receiveUntilIdle: c.budget.Wait(c.done)), does not notice
+// that the connection ended: c.done is closed only by shutdown, which only
+// the (parked) reader or a failed write would start. Pending calls then
+// hang until their own deadlines instead of failing with ErrClosed
+// promptly (SPEC §3), and the WithOnClose function does not run. The
+// server here is an established-style one (no window frames); a server of
+// this module gets the client there too (see the final-frame test).
+func TestBreakClientBudgetWaitMissesConnectionEnd(t *testing.T) {
+	l, path := bkListen(t)
+	defer l.Close()
+	srvConn := make(chan net.Conn, 1)
+	go func() {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		srvConn <- conn
+		for {
+			h, _, err := bkReadFrame(conn)
+			if err != nil {
+				return
+			}
+			if h.Type == messageTypeRequest && h.StreamID == 1 {
+				// A server stream: four messages, no flow control.
+				msg := wire.AppendBytes(nil, 1, make([]byte, 32<<10))
+				for i := 0; i < 4; i++ {
+					if _, err := conn.Write(bkFrame(1, messageTypeData, 0, msg)); err != nil {
+						return
+					}
+				}
+			}
+			// Unary requests are never answered: the server dies first.
+		}
+	}()
+	closed := make(chan struct{})
+	c := bkDial(t, path, WithClientStreamBuffer(64<<10), WithOnClose(func() { close(closed) }))
+	s, err := c.NewStream(bkCtx(t, 20*time.Second), &StreamDesc{StreamingServer: true}, bkService, "Watch", &types.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runtime.KeepAlive(s)
+	for i := 0; i < 400 && !c.budget.Over(); i++ {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !c.budget.Over() {
+		t.Fatal("the stream's messages did not fill the budget")
+	}
+	callErr := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		callErr <- c.Call(ctx, bkService, "Echo", &types.BytesValue{}, &types.BytesValue{})
+	}()
+	var sc net.Conn
+	select {
+	case sc = <-srvConn:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no connection")
+	}
+	time.Sleep(50 * time.Millisecond) // the call is pending
+	sc.Close()                        // the server dies
+	returned := false
+	select {
+	case err := <-callErr:
+		returned = true
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("pending call on a dead connection: %v, want ErrClosed", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Error("pending call still hanging 3s after the connection ended (receiver parked on the stream budget)")
+	}
+	select {
+	case <-closed:
+	case <-time.After(time.Second):
+		t.Error("WithOnClose function not run although the connection ended")
+	}
+	c.Close()
+	if !returned {
+		<-callErr
+	}
+}

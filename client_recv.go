@@ -117,7 +117,7 @@ func (c *Client) receiveUntilIdle() bool {
 		if released {
 			return true
 		}
-		if full && !c.budget.Wait(c.done) {
+		if full && !c.waitBudget() {
 			return false
 		}
 	}
@@ -165,6 +165,15 @@ func (c *Client) deliver(h messageHeader, f inFrame) (released, full bool) {
 	}
 	s.in.Push(f, f.size())
 	return released, c.budget.Over()
+}
+
+// waitBudget waits, with the receiver stopped, until the streams' queued
+// messages are within the client's budget. It reports false if the client
+// shut down meanwhile; a server that hangs up meanwhile shuts it down.
+func (c *Client) waitBudget() bool {
+	stop := watchHangup(c.conn, c.shutdown)
+	defer stop()
+	return c.budget.Wait(c.done)
 }
 
 // lead makes s the reader if nobody reads and its reply has not been

@@ -131,7 +131,7 @@ read:
 				// meaning. Drop them and keep the connection.
 				bufpool.Put(p)
 			case h.Type == messageTypeData:
-				if ops.data(c, h, p) && !c.budget.Wait(c.done) {
+				if ops.data(c, h, p) && !c.waitBudget() {
 					break read // the connection was closed meanwhile
 				}
 			case h.Type == messageTypeWindow:

@@ -287,6 +287,18 @@ func (c *serverConn) deliverData(h messageHeader, p *[]byte) bool {
 	return c.budget.Over()
 }
 
+// waitBudget waits, with the reader stopped, until the connection's queued
+// stream messages are within its budget. It reports false if the
+// connection closed meanwhile; a peer that hangs up meanwhile closes it.
+func (c *serverConn) waitBudget() bool {
+	if !c.budget.Over() {
+		return true
+	}
+	stop := watchHangup(c.conn, c.close)
+	defer stop()
+	return c.budget.Wait(c.done)
+}
+
 // deliverWindow takes a client's window grant for one of its streams.
 func (c *serverConn) deliverWindow(h messageHeader, p *[]byte) {
 	c.mu.Lock()
