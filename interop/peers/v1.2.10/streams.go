@@ -1,7 +1,7 @@
 // Streams: the 1.2 line's streaming API, served and called by this copy only
-// (v1.0.2 has no streams). init adds the streams to the test service and the
-// stream scenarios to the scenarios map; main.go is otherwise the same as
-// ../v1.0.2/main.go.
+// (v1.0.2 has no streams). init adds the streams to the test service, the
+// generated service of gen.go to the server, and the stream scenarios to the
+// scenarios map; main.go is otherwise the same as ../v1.0.2/main.go.
 //
 // The service's streams (the interop tests' server has the same ones):
 //
@@ -51,6 +51,7 @@ import (
 func init() {
 	registerService = func(s *ttrpc.Server) {
 		s.RegisterService(serviceName, &ttrpc.ServiceDesc{Methods: methods(), Streams: streams()})
+		registerGen(s) // gen.go
 	}
 	for name, sc := range map[string]scenario{
 		"stream-server": scenarioStreamServer,
