@@ -8,6 +8,7 @@ import (
 
 	"github.com/containerd/ttrpc/internal/bufpool"
 
+	//lint:ignore SA1019 golang/protobuf is used on purpose: every program links it already (see codec.go)
 	golangproto "github.com/golang/protobuf/proto"
 )
 
@@ -305,6 +306,7 @@ func legacyLayoutError(t reflect.Type) error {
 		// runtime; before 1.4 they are just structs it cannot read
 		// (and, once it has failed on a type, may encode wrongly), and
 		// its registry does not know them.
+		//lint:ignore SA1019 the registry lookup is the version test
 		if golangproto.MessageName(reflect.New(st).Interface().(messageV1)) == "" {
 			return fmt.Errorf("APIv2 messages need github.com/golang/protobuf v1.4 or later in the build")
 		}

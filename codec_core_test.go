@@ -10,6 +10,7 @@ import (
 
 	gogoproto "github.com/gogo/protobuf/proto"
 	"github.com/gogo/protobuf/types"
+	//lint:ignore SA1019 the codec uses golang/protobuf; the test checks its version
 	golangproto "github.com/golang/protobuf/proto"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -34,6 +35,7 @@ func init() { gogoproto.RegisterType((*reflectOnly)(nil), "ttrpc.test.ReflectOnl
 // not know APIv2 messages.
 func apiv2Usable(t *testing.T) bool {
 	t.Helper()
+	//lint:ignore SA1019 the registry lookup is the version test
 	return golangproto.MessageName(&wrapperspb.StringValue{}) == "google.protobuf.StringValue"
 }
 

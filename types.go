@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/containerd/ttrpc/internal/wire"
+	//lint:ignore SA1019 golang/protobuf is used on purpose: every program links it already (see codec.go)
 	golangproto "github.com/golang/protobuf/proto"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 )
