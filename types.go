@@ -7,8 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/containerd/ttrpc/internal/wire"
-	//lint:ignore SA1019 golang/protobuf is used on purpose: every program links it already (see codec.go)
-	golangproto "github.com/golang/protobuf/proto"
+	anypb "github.com/golang/protobuf/ptypes/any"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 )
 
@@ -176,7 +175,7 @@ func (r *Response) String() string {
 func (r *Response) Size() int {
 	n := 0
 	if r.Status != nil {
-		n += wire.SizeBytes(golangproto.Size(r.Status))
+		n += wire.SizeBytes(statusSize(r.Status))
 	}
 	if len(r.Payload) > 0 {
 		n += wire.SizeBytes(len(r.Payload))
@@ -196,8 +195,7 @@ func (r *Response) MarshalTo(b []byte) (int, error) {
 
 func (r *Response) appendTo(b []byte) []byte {
 	if r.Status != nil {
-		st, _ := golangproto.Marshal(r.Status)
-		b = wire.AppendBytes(b, 1, st)
+		b = appendStatus(b, 1, r.Status)
 	}
 	if len(r.Payload) > 0 {
 		b = wire.AppendBytes(b, 2, r.Payload)
@@ -225,7 +223,7 @@ func (r *Response) decode(b []byte) error {
 			if r.Status == nil {
 				r.Status = &spb.Status{}
 			}
-			return golangproto.UnmarshalMerge(v, r.Status) // a repeated field merges
+			return decodeStatus(r.Status, v)
 		case num == 2 && typ == wire.TypeBytes:
 			r.Payload = v
 		}
@@ -356,6 +354,100 @@ func (l *StringList) Unmarshal(b []byte) error {
 	})
 }
 
+// statusSize reports the encoded length of a google.rpc.Status.
+func statusSize(s *spb.Status) int {
+	n := 0
+	if s.Code != 0 {
+		n += 1 + wire.SizeVarint(uint64(int64(s.Code)))
+	}
+	if s.Message != "" {
+		n += wire.SizeBytes(len(s.Message))
+	}
+	for _, d := range s.Details {
+		n += wire.SizeBytes(anySize(d))
+	}
+	return n
+}
+
+func anySize(a *anypb.Any) int {
+	if a == nil {
+		return 0
+	}
+	n := 0
+	if a.TypeUrl != "" {
+		n += wire.SizeBytes(len(a.TypeUrl))
+	}
+	if len(a.Value) > 0 {
+		n += wire.SizeBytes(len(a.Value))
+	}
+	return n
+}
+
+// appendStatus appends s as field num. int32 codes are sign-extended to 64
+// bits as protobuf requires.
+func appendStatus(b []byte, num int, s *spb.Status) []byte {
+	b = wire.AppendTag(b, num, wire.TypeBytes)
+	b = wire.AppendVarint(b, uint64(statusSize(s)))
+	if s.Code != 0 {
+		b = wire.AppendTag(b, 1, wire.TypeVarint)
+		b = wire.AppendVarint(b, uint64(int64(s.Code)))
+	}
+	if s.Message != "" {
+		b = wire.AppendString(b, 2, s.Message)
+	}
+	for _, d := range s.Details {
+		b = wire.AppendTag(b, 3, wire.TypeBytes)
+		b = wire.AppendVarint(b, uint64(anySize(d)))
+		if d == nil {
+			continue
+		}
+		if d.TypeUrl != "" {
+			b = wire.AppendString(b, 1, d.TypeUrl)
+		}
+		if len(d.Value) > 0 {
+			b = wire.AppendBytes(b, 2, d.Value)
+		}
+	}
+	return b
+}
+
+// decodeStatus merges the encoded google.rpc.Status b into s. Nothing
+// aliases b.
+func decodeStatus(s *spb.Status, b []byte) error {
+	return forEachField(b, func(num, typ int, v []byte, x uint64) error {
+		switch {
+		case num == 1 && typ == wire.TypeVarint:
+			s.Code = int32(x)
+		case num == 2 && typ == wire.TypeBytes:
+			if !utf8.Valid(v) {
+				return errInvalidUTF8
+			}
+			s.Message = string(v)
+		case num == 3 && typ == wire.TypeBytes:
+			a := &anypb.Any{}
+			err := forEachField(v, func(num, typ int, v []byte, _ uint64) error {
+				switch {
+				case num == 1 && typ == wire.TypeBytes:
+					if !utf8.Valid(v) {
+						return errInvalidUTF8
+					}
+					a.TypeUrl = string(v)
+				case num == 2 && typ == wire.TypeBytes:
+					a.Value = append([]byte{}, v...)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			s.Details = append(s.Details, a)
+		}
+		return nil
+	})
+}
+
+// errInvalidUTF8 rejects a proto3 string field that is not valid UTF-8, as
+// the reflection-based protobuf runtimes (and so the established ttrpc) do.
 var errInvalidUTF8 = errors.New("proto: string field contains invalid UTF-8")
 
 // forEachField walks the fields of an encoded message. For length-delimited
