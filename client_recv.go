@@ -42,8 +42,12 @@ const (
 	readerCaller          // the call in readSide.call
 )
 
-// readSide records who reads. It is guarded by Client.mu.
+// readSide records who reads. It is guarded by Client.mu, but for last and
+// lastID, which belong to whoever reads.
 type readSide struct {
+	last   *clientStream // the stream of the last data frame delivered
+	lastID streamID
+
 	owner       int
 	call        *clientStream // with readerCaller
 	interrupted bool          // a read deadline was set to stop call's read
@@ -135,12 +139,25 @@ func (c *Client) receiveUntilIdle() bool {
 func (c *Client) deliver(h messageHeader, f inFrame) (released, full bool) {
 	last := h.Type == messageTypeResponse || f.err != nil ||
 		(h.Type == messageTypeData && h.Flags&flagRemoteClosed != 0)
+	if !last && h.Type == messageTypeData && c.rd.last != nil && c.rd.lastID == h.StreamID {
+		// Another message of the stream delivered to last: no need for
+		// the table. Should the stream have been abandoned meanwhile,
+		// its queue has ended and drops the frame, as the table would.
+		c.rd.last.in.Push(f, f.size())
+		return false, c.budget.Over()
+	}
 	c.mu.Lock()
 	s := c.streams[h.StreamID]
 	if s != nil && s.credit == nil && h.Type != messageTypeResponse {
 		// A unary call takes nothing but its response; a server that
 		// sends it anything else is ignored (late or stray frames).
 		s = nil
+	}
+	switch {
+	case s != nil && !last && h.Type == messageTypeData:
+		c.rd.last, c.rd.lastID = s, h.StreamID
+	case c.rd.lastID == h.StreamID:
+		c.rd.last = nil
 	}
 	if s != nil && last {
 		delete(c.streams, h.StreamID)

@@ -20,6 +20,7 @@ package flow
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // Queue is a FIFO of received items with an end. Push never blocks; Pop
@@ -219,60 +220,62 @@ func (q *Queue[T]) signal() {
 
 // Budget bounds the bytes held by the queues of one connection. Pushing
 // never blocks; the connection's reader calls Wait after each push and so
-// stops reading new frames while the budget is spent.
+// stops reading new frames while the budget is spent. Over, asked after
+// every push, and add and release take no lock unless someone waits.
 type Budget struct {
+	limit   int64
+	used    atomic.Int64
+	waiting atomic.Bool // a Wait may be waiting: release must look at space
+
 	mu    sync.Mutex
-	limit int
-	used  int
 	space chan struct{} // closed when used drops to the limit; nil if nobody waits
 }
 
 // NewBudget returns a budget of limit bytes. A limit <= 0 means no limit.
-func NewBudget(limit int) *Budget { return &Budget{limit: limit} }
+func NewBudget(limit int) *Budget { return &Budget{limit: int64(limit)} }
 
-func (b *Budget) add(n int) {
-	b.mu.Lock()
-	b.used += n
-	b.mu.Unlock()
-}
+func (b *Budget) add(n int) { b.used.Add(int64(n)) }
 
 func (b *Budget) release(n int) {
+	if b.used.Add(-int64(n)) > b.limit || !b.waiting.Load() {
+		return
+	}
 	b.mu.Lock()
-	b.used -= n
-	if b.space != nil && b.used <= b.limit {
+	if b.space != nil && b.used.Load() <= b.limit {
 		close(b.space)
 		b.space = nil
+		b.waiting.Store(false)
 	}
 	b.mu.Unlock()
 }
 
 // Over reports whether the bytes held exceed the limit.
 func (b *Budget) Over() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.limit > 0 && b.used > b.limit
+	return b.limit > 0 && b.used.Load() > b.limit
 }
 
 // Used reports the bytes currently held.
-func (b *Budget) Used() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.used
-}
+func (b *Budget) Used() int { return int(b.used.Load()) }
 
 // Wait returns once the bytes held are within the limit, or when done is
 // closed (it then reports false).
 func (b *Budget) Wait(done <-chan struct{}) bool {
 	for {
-		b.mu.Lock()
-		if b.limit <= 0 || b.used <= b.limit {
-			b.mu.Unlock()
+		if !b.Over() {
 			return true
 		}
+		b.mu.Lock()
 		if b.space == nil {
 			b.space = make(chan struct{})
 		}
 		space := b.space
+		// Announce the wait before looking again, so that a release
+		// that comes in between sees it and closes space.
+		b.waiting.Store(true)
+		if !b.Over() {
+			b.mu.Unlock()
+			return true
+		}
 		b.mu.Unlock()
 		select {
 		case <-space:
@@ -286,12 +289,12 @@ func (b *Budget) Wait(done <-chan struct{}) bool {
 // Enable it is unlimited: the peer has not (yet) shown that it grants
 // windows, and what is sent meanwhile is already counted against the grant
 // that Enable brings. A sender may send while its credit is positive, so one
-// message may overdraw it; receivers allow for that.
+// message may overdraw it; receivers allow for that. Take, on every message,
+// takes no lock.
 type Credit struct {
-	mu      sync.Mutex
-	enabled bool
-	n       int64
-	closed  bool
+	n       atomic.Int64
+	enabled atomic.Bool
+	closed  atomic.Bool
 	more    chan struct{} // capacity 1: a token means "look again"
 }
 
@@ -301,33 +304,23 @@ func NewCredit() *Credit { return &Credit{more: make(chan struct{}, 1)} }
 // Enable switches to windowed sending with an initial grant of initial
 // bytes, less what was sent before it.
 func (c *Credit) Enable(initial int64) {
-	c.mu.Lock()
-	c.enabled = true
-	c.n += initial
-	c.mu.Unlock()
+	c.n.Add(initial)
+	c.enabled.Store(true)
 	c.signal()
 }
 
 // Enabled reports whether the peer grants windows.
-func (c *Credit) Enabled() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.enabled
-}
+func (c *Credit) Enabled() bool { return c.enabled.Load() }
 
 // Grant adds n bytes of credit.
 func (c *Credit) Grant(n int64) {
-	c.mu.Lock()
-	c.n += n
-	c.mu.Unlock()
+	c.n.Add(n)
 	c.signal()
 }
 
 // Close wakes the waiter for good: Take fails from now on.
 func (c *Credit) Close() {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
+	c.closed.Store(true)
 	c.signal()
 }
 
@@ -337,17 +330,15 @@ func (c *Credit) Close() {
 // at a time may wait in Take: a stream has one sender.
 func (c *Credit) Take(ctx context.Context, n int64, giveUp <-chan struct{}, errGiveUp, errClosed error) error {
 	for {
-		c.mu.Lock()
-		if c.closed {
-			c.mu.Unlock()
+		if c.closed.Load() {
 			return errClosed
 		}
-		if !c.enabled || c.n > 0 {
-			c.n -= n
-			c.mu.Unlock()
+		// Grants only ever add, and only this goroutine spends: once
+		// positive, the credit stays so until the Add below.
+		if !c.enabled.Load() || c.n.Load() > 0 {
+			c.n.Add(-n)
 			return nil
 		}
-		c.mu.Unlock()
 		select {
 		case <-c.more:
 		case <-ctx.Done():
@@ -369,11 +360,11 @@ func (c *Credit) signal() {
 // bytes the stream's reader has taken and reports when enough have been
 // taken since the last grant to grant them back to the sender. Granting in
 // halves of the window keeps the sender busy without a grant per message.
+// One goroutine at a time calls Taken (a stream has one reader).
 type Window struct {
-	mu      sync.Mutex
 	size    int64
-	taken   int64
-	stopped bool
+	taken   atomic.Int64
+	stopped atomic.Bool
 }
 
 // NewWindow returns a window of size bytes.
@@ -385,24 +376,17 @@ func (w *Window) Size() int64 { return w.size }
 // Taken records n bytes read by the stream's reader. It returns the number
 // of bytes to grant the sender now, or 0 to wait for more.
 func (w *Window) Taken(n int64) int64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.stopped {
+	if w.stopped.Load() {
 		return 0
 	}
-	w.taken += n
-	if w.taken*2 < w.size {
+	t := w.taken.Add(n)
+	if t*2 < w.size {
 		return 0
 	}
-	g := w.taken
-	w.taken = 0
-	return g
+	w.taken.Add(-t)
+	return t
 }
 
 // Stop makes Taken return 0 from now on: the stream has ended and grants
 // would be wasted.
-func (w *Window) Stop() {
-	w.mu.Lock()
-	w.stopped = true
-	w.mu.Unlock()
-}
+func (w *Window) Stop() { w.stopped.Store(true) }
