@@ -106,14 +106,28 @@ func (c *serverConn) writeFrame(p *[]byte) error {
 // maxServerQueued bytes are queued: it then waits for room, for ctx to end,
 // or for the connection to fail.
 func (c *serverConn) queue(ctx context.Context, p *[]byte) error {
+	return c.enqueue(ctx, p, false)
+}
+
+// queueEnding queues a pooled frame that answers a request (a refusal), as
+// queue does. The flusher ends the request (serverConn.end) once the frame
+// is out or dropped.
+func (c *serverConn) queueEnding(p *[]byte) {
+	c.enqueue(c.ctx, p, true)
+}
+
+func (c *serverConn) enqueue(ctx context.Context, p *[]byte, end bool) error {
 	w := &c.w
 	c.wmu.Lock()
 	if w.err != nil {
 		c.wmu.Unlock()
 		bufpool.Put(p)
+		if end {
+			c.end()
+		}
 		return ErrClosed
 	}
-	w.queue = append(w.queue, outgoing{b: *p, p: p})
+	w.queue = append(w.queue, outgoing{b: *p, p: p, end: end})
 	w.queued += cap(*p)
 	w.added++
 	c.startFlushLocked()
@@ -133,32 +147,6 @@ func (c *serverConn) queue(ctx context.Context, p *[]byte) error {
 		return ErrClosed
 	}
 	return nil
-}
-
-// queueEnding queues a pooled frame that answers a request (a refusal)
-// and returns without waiting for it to be written, unless the queue is
-// full. The flusher ends the request (serverConn.end) once the frame is out
-// or dropped.
-func (c *serverConn) queueEnding(p *[]byte) {
-	w := &c.w
-	c.wmu.Lock()
-	if w.err != nil {
-		c.wmu.Unlock()
-		bufpool.Put(p)
-		c.end()
-		return
-	}
-	w.queue = append(w.queue, outgoing{b: *p, p: p, end: true})
-	w.queued += cap(*p)
-	w.added++
-	c.startFlushLocked()
-	for w.queued > maxServerQueued && w.err == nil {
-		done := w.done
-		c.wmu.Unlock()
-		<-done
-		c.wmu.Lock()
-	}
-	c.wmu.Unlock()
 }
 
 // startFlushLocked starts the flusher unless a writer is at work already.
