@@ -16,9 +16,10 @@ import (
 // sender goroutine, which writes whatever has queued up with one writev.
 // But when the queue is empty and nobody writes, a caller on a kernel socket
 // writes its own request frame without blocking, saving two goroutine
-// switches (stream messages never do: see writeLocked); what the socket does
-// not take at once goes back to the head of the queue, for the sender. Either way a frame, once begun, is finished, so the connection
-// stays in sync even when its caller has given up.
+// switches (stream messages only when they answer one: see writeLocked);
+// what the socket does not take at once goes back to the head of the queue,
+// for the sender. Either way a frame, once begun, is finished, so the
+// connection stays in sync even when its caller has given up.
 
 // Kinds of queued frames.
 const (
@@ -34,6 +35,9 @@ type outFrame struct {
 	frame *[]byte
 	start int // the frame is (*frame)[start:]
 	kind  uint8
+	// A data frame that may be written directly: its stream goes back and
+	// forth, so no batch is coming for it to join.
+	direct bool
 }
 
 // writeSide is the state of the write side. Its fields are guarded by
@@ -59,10 +63,11 @@ const maxQueued = 1 << 20
 // goroutine when nobody else writes. c.mu is held, and is released.
 func (c *Client) writeLocked(of outFrame) {
 	ws := &c.ws
-	// A stream's messages always go through the sender, so that a
-	// goroutine sending message after message keeps producing while the
-	// sender writes what piled up in one writev.
-	if !ws.writing && len(ws.queue) == 0 && ws.direct.ok() && of.kind != frameData {
+	// A stream's messages go through the sender, so that a goroutine
+	// sending message after message keeps producing while the sender
+	// writes what piled up in one writev; but a message that follows one
+	// received (a stream going back and forth) has nothing to wait for.
+	if !ws.writing && len(ws.queue) == 0 && ws.direct.ok() && (of.kind != frameData || of.direct) {
 		ws.writing = true
 		c.mu.Unlock()
 		c.writeDirect(of)

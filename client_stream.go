@@ -80,7 +80,11 @@ type clientStream struct {
 	acked      atomic.Bool  // the server granted a window: it speaks flow control
 	remoteDone atomic.Bool  // the server's side of the stream is over
 	finished   atomic.Bool  // RecvMsg has returned the end, or the stream was cancelled
-	stopCtx    func() bool
+	// RecvMsg returned a message since the last SendMsg: the stream goes
+	// back and forth (each message answers one), so its next message may
+	// be written directly (see writeLocked) rather than wait for a batch.
+	answered atomic.Bool
+	stopCtx  func() bool
 
 	// Owned by the stream's user: one goroutine sends while another
 	// receives.
@@ -244,7 +248,7 @@ func (s *clientStream) SendMsg(m interface{}) error {
 		}
 		return err
 	}
-	c.write(outFrame{s: s, frame: frame, kind: frameData})
+	c.write(outFrame{s: s, frame: frame, kind: frameData, direct: s.answered.Swap(false)})
 	return c.waitQueueSpace(s.ctx)
 }
 
@@ -312,6 +316,7 @@ func (s *clientStream) RecvMsg(m interface{}) error {
 			if err != nil {
 				return status.Errorf(codes.Internal, "ttrpc: decoding stream message: %v", err)
 			}
+			s.answered.Store(true)
 			return nil
 		default: // messageTypeResponse: the server's final word
 			var r Response

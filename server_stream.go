@@ -61,6 +61,10 @@ type serverStream struct {
 
 	reset    atomic.Bool // the client gave the stream up
 	returned atomic.Bool // the handler has returned
+	// RecvMsg returned a message since the last SendMsg: the stream goes
+	// back and forth, so SendMsg writes directly when it can (see
+	// serverConn.send) rather than wake the flusher.
+	answered atomic.Bool
 }
 
 // startStream sets up a stream for request r on the reading goroutine and
@@ -226,6 +230,9 @@ func (ss *serverStream) SendMsg(m interface{}) error {
 		bufpool.Put(frame)
 		return err
 	}
+	if ss.answered.Swap(false) {
+		return ss.c.send(ss.ctx, frame)
+	}
 	return ss.c.queue(ss.ctx, frame)
 }
 
@@ -254,6 +261,7 @@ func (ss *serverStream) RecvMsg(m interface{}) error {
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "ttrpc: decoding stream message: %v", err)
 	}
+	ss.answered.Store(true)
 	return nil
 }
 

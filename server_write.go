@@ -59,21 +59,7 @@ func (c *serverConn) write(frame []byte) error {
 	if !w.writing && len(w.queue) == 0 {
 		w.writing = true
 		c.wmu.Unlock()
-		_, err := c.conn.Write(frame)
-		c.wmu.Lock()
-		if err != nil {
-			c.failLocked(err)
-		}
-		if len(w.queue) > 0 && w.err == nil {
-			go c.flush() // frames queued meanwhile: the flusher takes over
-		} else {
-			w.writing = false
-		}
-		c.wmu.Unlock()
-		if err != nil {
-			return ErrClosed
-		}
-		return nil
+		return c.writeOwned(frame)
 	}
 	// Behind queued frames: let the flusher write this one too, and wait.
 	w.queue = append(w.queue, outgoing{b: frame})
@@ -107,6 +93,46 @@ func (c *serverConn) writeFrame(p *[]byte) error {
 // or for the connection to fail.
 func (c *serverConn) queue(ctx context.Context, p *[]byte) error {
 	return c.enqueue(ctx, p, false)
+}
+
+// send writes a pooled frame, which now belongs to the write side, from the
+// calling goroutine when nobody else writes and nothing is queued, saving
+// the flusher's wakeup; otherwise it queues the frame as queue does. A
+// direct write waits, as write does, for a full socket to take the frame.
+func (c *serverConn) send(ctx context.Context, p *[]byte) error {
+	w := &c.w
+	c.wmu.Lock()
+	if w.writing || len(w.queue) > 0 || w.err != nil {
+		c.wmu.Unlock()
+		return c.enqueue(ctx, p, false)
+	}
+	w.writing = true
+	c.wmu.Unlock()
+	err := c.writeOwned(*p)
+	bufpool.Put(p)
+	return err
+}
+
+// writeOwned writes frame from the calling goroutine, which has taken the
+// write side (set writing), and then hands the write side to the flusher if
+// frames queued up meanwhile, or lets go of it.
+func (c *serverConn) writeOwned(frame []byte) error {
+	w := &c.w
+	_, err := c.conn.Write(frame)
+	c.wmu.Lock()
+	if err != nil {
+		c.failLocked(err)
+	}
+	if len(w.queue) > 0 && w.err == nil {
+		go c.flush() // frames queued meanwhile: the flusher takes over
+	} else {
+		w.writing = false
+	}
+	c.wmu.Unlock()
+	if err != nil {
+		return ErrClosed
+	}
+	return nil
 }
 
 // queueEnding queues a pooled frame that answers a request (a refusal), as

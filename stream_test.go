@@ -1,6 +1,7 @@
 package ttrpc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -631,6 +632,105 @@ func TestStreamOnIdleConnectionIsRead(t *testing.T) {
 	}
 	cancel()
 	if err := s.RecvMsg(&types.Empty{}); !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+}
+
+// TestStreamAnsweredMessagesInOrder: a stream that goes back and forth has
+// its messages written directly by the sending goroutine on both ends when
+// nothing else is being written, and queued otherwise. Mixed with streams
+// that keep both write sides busy, and with messages too large for one
+// socket write, every message still arrives whole and in order.
+func TestStreamAnsweredMessagesInOrder(t *testing.T) {
+	checkLeaks(t)
+	_, _, path := startStreamServer(t)
+	c := dial(t, path)
+	ctx := testCtx(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	// Background: downloads keep the server's writer busy, an upload the
+	// client's.
+	for g := 0; g < 2; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 5; i++ {
+				s, err := c.NewStream(ctx, serverStreamDesc, testService, "Download", &types.StringValue{Value: "200 2000"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				for {
+					var m types.BytesValue
+					if err := s.RecvMsg(&m); err == io.EOF {
+						break
+					} else if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		}()
+	}
+	chatDone := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s, err := c.NewStream(ctx, clientStreamDesc, testService, "Upload", nil)
+		if err != nil {
+			errs <- err
+			return
+		}
+		sent := 0
+		for more := true; more; {
+			select {
+			case <-chatDone:
+				more = false
+			default:
+			}
+			if err := s.SendMsg(&types.BytesValue{Value: make([]byte, 100<<10)}); err != nil {
+				errs <- err
+				return
+			}
+			sent += 100 << 10
+		}
+		s.CloseSend()
+		var total types.Int64Value
+		if err := s.RecvMsg(&total); err != nil || total.Value != int64(sent) {
+			errs <- fmt.Errorf("upload: %v, total %d, sent %d", err, total.Value, sent)
+		}
+	}()
+
+	s, err := c.NewStream(ctx, bidiStreamDesc, testService, "Chat", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 400; i++ {
+		size := 16
+		if i%50 == 7 {
+			size = 1 << 20 // more than a unix socket takes in one write
+		}
+		want := bytes.Repeat([]byte{byte(i)}, size)
+		copy(want, fmt.Sprintf("%d:", i))
+		if err := s.SendMsg(&types.BytesValue{Value: want}); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		var got types.BytesValue
+		if err := s.RecvMsg(&got); err != nil {
+			t.Fatalf("receive %d: %v", i, err)
+		}
+		if !bytes.Equal(got.Value, want) {
+			t.Fatalf("echo %d: got %d bytes starting %q, want %d starting %q", i, len(got.Value), got.Value[:min(8, len(got.Value))], len(want), want[:8])
+		}
+	}
+	s.CloseSend()
+	if err := s.RecvMsg(&types.BytesValue{}); err != io.EOF {
+		t.Fatalf("chat end: %v", err)
+	}
+	close(chatDone)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
 		t.Fatal(err)
 	}
 }

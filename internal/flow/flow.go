@@ -359,7 +359,11 @@ func (c *Credit) signal() {
 // Window is the receiving end of a stream's flow control: it counts the
 // bytes the stream's reader has taken and reports when enough have been
 // taken since the last grant to grant them back to the sender. Granting in
-// halves of the window keeps the sender busy without a grant per message.
+// quarters of the window keeps the sender busy without a grant per message:
+// when a grant goes out, three quarters of the window are still on their
+// way or queued, which covers the grant's trip to the sender. (Halves left
+// the sender waiting: measured, one stream of 1 KiB messages between two
+// processes ran ~6 % slower.)
 // One goroutine at a time calls Taken (a stream has one reader).
 type Window struct {
 	size    int64
@@ -380,7 +384,7 @@ func (w *Window) Taken(n int64) int64 {
 		return 0
 	}
 	t := w.taken.Add(n)
-	if t*2 < w.size {
+	if t*4 < w.size {
 		return 0
 	}
 	w.taken.Add(-t)

@@ -159,13 +159,13 @@ func TestCredit(t *testing.T) {
 	}
 }
 
-func TestWindowGrantsInHalves(t *testing.T) {
+func TestWindowGrantsInQuarters(t *testing.T) {
 	w := NewWindow(100)
-	if g := w.Taken(30); g != 0 {
-		t.Fatalf("granted %d after 30 of 100", g)
+	if g := w.Taken(20); g != 0 {
+		t.Fatalf("granted %d after 20 of 100", g)
 	}
-	if g := w.Taken(30); g != 60 {
-		t.Fatalf("granted %d after 60 of 100, want 60", g)
+	if g := w.Taken(10); g != 30 {
+		t.Fatalf("granted %d after 30 of 100, want 30", g)
 	}
 	if g := w.Taken(10); g != 0 {
 		t.Fatalf("granted %d after 10 more", g)
