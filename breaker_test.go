@@ -1108,9 +1108,27 @@ func TestBreakStreamQueueGrowsWithoutBound(t *testing.T) {
 			}
 			return nil, nil
 		}},
+		"Idle": {StreamingServer: true, Handler: func(ctx context.Context, ss StreamServer) (interface{}, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}},
 	}})
 	c := bkDial(t, path)
-	h, err := c.NewStream(bkCtx(t, 60*time.Second), &StreamDesc{StreamingServer: true}, bkService, "Ticks", &types.Empty{})
+	ctx := bkCtx(t, 60*time.Second)
+	// A stream whose RecvMsg waits all along keeps the client's receiver
+	// reading, so that Ticks' messages are queued as they come rather than
+	// read by Ticks' own RecvMsg when it finds its queue empty.
+	idle, err := c.NewStream(ctx, &StreamDesc{StreamingServer: true}, bkService, "Idle", &types.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idleDone := make(chan struct{})
+	defer func() { idle.(*streamHandle).s.cancel(context.Canceled); <-idleDone }()
+	go func() {
+		defer close(idleDone)
+		idle.RecvMsg(&types.Empty{})
+	}()
+	h, err := c.NewStream(ctx, &StreamDesc{StreamingServer: true}, bkService, "Ticks", &types.Empty{})
 	if err != nil {
 		t.Fatal(err)
 	}

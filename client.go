@@ -169,6 +169,7 @@ func NewClient(conn net.Conn, opts ...ClientOpts) *Client {
 	}
 	c.reader = newFrameReader(conn)
 	c.initDirectWrite()
+	c.rd.watch = idleWatch
 	c.rd.owner = readerReceiver // watch the connection from the start
 	c.rwake <- struct{}{}
 	go c.receive()
@@ -297,7 +298,7 @@ func (c *Client) roundTrip(ctx context.Context, frame *[]byte, start int) (*[]by
 // queue. If ctx ends first, s is abandoned: its request, unless already
 // begun, is never written, and a late reply is dropped.
 func (c *Client) await(ctx context.Context, s *clientStream) (inFrame, error) {
-	if c.lead(s) {
+	if c.needFrame(s, waitMessage, true) {
 		return c.readOwn(ctx, s)
 	}
 	return c.awaitQueue(ctx, s)
@@ -305,10 +306,14 @@ func (c *Client) await(ctx context.Context, s *clientStream) (inFrame, error) {
 
 // awaitQueue is await for a caller whose frame another goroutine delivers.
 func (c *Client) awaitQueue(ctx context.Context, s *clientStream) (inFrame, error) {
+	defer c.stopWaiting(s, waitMessage)
 	for {
 		if f, _, ok, _ := s.in.TryPop(); ok {
 			return f, nil
 		}
+		// Counted as waiting until the frame comes, so that somebody
+		// reads for us.
+		c.needFrame(s, waitMessage, false)
 		select {
 		case <-s.in.Ready():
 		case <-c.done:
@@ -348,13 +353,6 @@ func (c *Client) open(s *clientStream, frame *[]byte, start int) error {
 	}
 	c.streams[s.id] = s
 	putStreamID((*frame)[start:], s.id)
-	if s.credit != nil && c.rd.owner == readerNone {
-		// A stream's reader waits on its queue and never reads for
-		// itself: the receiver must read for it, now rather than when
-		// the idle lease hands it the read side back.
-		c.rd.owner = readerReceiver
-		c.rwake <- struct{}{} // cannot block: a token is sent only when the receiver is not reading
-	}
 	c.writeLocked(outFrame{s: s, frame: frame, start: start, kind: frameOpen})
 	return nil
 }

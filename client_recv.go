@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/ttrpc/internal/bufpool"
@@ -26,6 +27,16 @@ import (
 // the receiver takes the read side back. A caller reading is interrupted
 // through a read deadline when its context ends; the frame reader keeps its
 // place in a half-read frame, so the receiver carries on with it.
+//
+// Streams read the same way. A goroutine that needs a frame (a unary call
+// waiting for its reply, a stream's RecvMsg with nothing queued) and finds
+// nobody reading becomes the reader; one that finds somebody reading counts
+// itself as waiting (needFrame), and so does a SendMsg waiting for a
+// window grant, which cannot read. The goroutine that delivers a waiter its
+// frame takes its count back. Whoever reads hands the read side on, when
+// done, to the receiver if anybody still waits, and to nobody otherwise;
+// the receiver lets go as soon as nobody waits. A stream read as fast as it
+// arrives is thus read by its own RecvMsg, with no goroutine in between.
 //
 // Callers read only on the kernel sockets of package net, whose deadlines
 // are known to interrupt a blocked read promptly (see initDirectWrite);
@@ -52,9 +63,14 @@ type readSide struct {
 	call        *clientStream // with readerCaller
 	interrupted bool          // a read deadline was set to stop call's read
 
-	releases  uint64      // times the read side went to readerNone
-	leaseSeen uint64      // releases when the lease timer was last armed
-	lease     *time.Timer // returns the read side to the receiver when idle
+	// Goroutines waiting for a frame that somebody else must read (see
+	// needFrame). Raised under Client.mu, lowered without it.
+	waiting atomic.Int32
+
+	watch     time.Duration // idleWatch; tests make it longer
+	releases  uint64        // times the read side went to readerNone
+	leaseSeen uint64        // releases when the lease timer was last armed
+	lease     *time.Timer   // returns the read side to the receiver when idle
 	leaseSet  bool
 }
 
@@ -70,6 +86,11 @@ func (c *Client) receive() {
 		select {
 		case <-c.rwake:
 		case <-c.done:
+			return
+		}
+		// A caller may have handed over the read side because the
+		// streams' budget is spent.
+		if c.budget.Over() && !c.waitBudget() {
 			return
 		}
 		if !c.receiveUntilIdle() {
@@ -108,7 +129,7 @@ func (c *Client) nextFrame() (messageHeader, inFrame, error) {
 }
 
 // receiveUntilIdle reads and delivers frames until it lets go of the read
-// side, which it does when no stream is left open. It reports false when
+// side, which it does once nobody waits for a frame. It reports false when
 // the connection failed and the client shut down.
 func (c *Client) receiveUntilIdle() bool {
 	for {
@@ -117,34 +138,89 @@ func (c *Client) receiveUntilIdle() bool {
 			c.shutdown()
 			return false
 		}
-		released, full := c.deliver(h, f)
-		if released {
-			return true
-		}
-		if full && !c.waitBudget() {
+		if c.deliver(h, f) && !c.waitBudget() {
 			return false
 		}
+		if c.rd.waiting.Load() == 0 && c.letGo() {
+			return true
+		}
+	}
+}
+
+// letGo is how the receiver lets go of the read side when nobody waits for
+// a frame: the next goroutine that needs one reads for itself. On
+// connections that callers cannot read (see lead) the receiver keeps it.
+func (c *Client) letGo() bool {
+	if !c.ws.direct.ok() {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rd.waiting.Load() != 0 || c.rd.owner != readerReceiver || c.closed {
+		return false
+	}
+	c.releaseLocked()
+	return true
+}
+
+// Why a goroutine waits for a frame (needFrame, stopWaiting).
+const (
+	waitMessage = iota // a message or the end: its queue is empty
+	waitGrant          // a window grant: its credit is spent
+)
+
+// needFrame is called by a goroutine about to wait for a frame for s. When
+// nobody reads and lead is true (the goroutine can read), it becomes the
+// reader and needFrame reports true. Otherwise it is counted as waiting,
+// for why, until the frame is delivered or it stops waiting (stopWaiting),
+// and the receiver reads if nobody did. A stream that has left the table
+// (its end is delivered, or it was abandoned) waits for nothing more.
+func (c *Client) needFrame(s *clientStream, why int, lead bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.streams[s.id] != s {
+		return false
+	}
+	if c.rd.owner == readerNone {
+		if lead && c.ws.direct.ok() {
+			c.rd.owner = readerCaller
+			c.rd.call = s
+			return true
+		}
+		c.rd.owner = readerReceiver
+		c.rwake <- struct{}{} // cannot block: a token is sent only when the receiver is not reading
+	}
+	if s.waits[why].CompareAndSwap(false, true) {
+		c.rd.waiting.Add(1)
+	}
+	return false
+}
+
+// stopWaiting takes back the count of a goroutine waiting, for why, for a
+// frame for s: the frame has been delivered, or the goroutine has stopped
+// waiting.
+func (c *Client) stopWaiting(s *clientStream, why int) {
+	if s.waits[why].Load() && s.waits[why].CompareAndSwap(true, false) {
+		c.rd.waiting.Add(-1)
 	}
 }
 
 // deliver hands a frame to its stream. A response, or a data frame that
 // closes the server's side, is the last frame of its stream, which leaves
-// the stream table then. deliver reports whether the receiver (when it is
-// the one delivering) gave up the read side because no stream is left open,
-// and whether the connection's budget for queued messages is spent, in
-// which case the reader must wait before reading on. (Frames for no stream,
-// such as late replies to calls that gave up, do not make the receiver let
-// go: it goes on reading, as it does to watch an idle connection, rather
-// than leave them in the socket.)
-func (c *Client) deliver(h messageHeader, f inFrame) (released, full bool) {
+// the stream table then. deliver reports whether the connection's budget
+// for queued messages is spent, in which case the reader must wait before
+// reading on.
+func (c *Client) deliver(h messageHeader, f inFrame) (full bool) {
 	last := h.Type == messageTypeResponse || f.err != nil ||
 		(h.Type == messageTypeData && h.Flags&flagRemoteClosed != 0)
 	if !last && h.Type == messageTypeData && c.rd.last != nil && c.rd.lastID == h.StreamID {
 		// Another message of the stream delivered to last: no need for
 		// the table. Should the stream have been abandoned meanwhile,
 		// its queue has ended and drops the frame, as the table would.
-		c.rd.last.in.Push(f, f.size())
-		return false, c.budget.Over()
+		s := c.rd.last
+		s.in.Push(f, f.size())
+		c.stopWaiting(s, waitMessage)
+		return c.budget.Over()
 	}
 	c.mu.Lock()
 	s := c.streams[h.StreamID]
@@ -161,27 +237,26 @@ func (c *Client) deliver(h messageHeader, f inFrame) (released, full bool) {
 	}
 	if s != nil && last {
 		delete(c.streams, h.StreamID)
-		if c.rd.owner == readerReceiver && len(c.streams) == 0 && c.ws.direct.ok() && !c.closed {
-			c.releaseLocked()
-			released = true
-		}
 	}
 	c.mu.Unlock()
 	if s == nil {
 		// Most often the reply of a call that gave up (deadline,
 		// cancel): a normal event, dropped without a word.
 		bufpool.Put(f.p)
-		return released, false
+		return false
 	}
 	if h.Type == messageTypeWindow {
 		s.granted(f.p)
-		return released, false
+		c.stopWaiting(s, waitGrant)
+		return false
 	}
 	if last {
 		s.remoteEnded()
+		c.stopWaiting(s, waitGrant)
 	}
 	s.in.Push(f, f.size())
-	return released, c.budget.Over()
+	c.stopWaiting(s, waitMessage)
+	return c.budget.Over()
 }
 
 // waitBudget waits, with the receiver stopped, until the streams' queued
@@ -191,22 +266,6 @@ func (c *Client) waitBudget() bool {
 	stop := watchHangup(c.conn, c.shutdown)
 	defer stop()
 	return c.budget.Wait(c.done)
-}
-
-// lead makes s the reader if nobody reads and its reply has not been
-// delivered already.
-func (c *Client) lead(s *clientStream) bool {
-	if !c.ws.direct.ok() {
-		return false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.rd.owner != readerNone || c.closed || c.streams[s.id] != s {
-		return false
-	}
-	c.rd.owner = readerCaller
-	c.rd.call = s
-	return true
 }
 
 // readOwn is await for a caller that reads: it reads frames, delivering
@@ -220,9 +279,9 @@ func (c *Client) readOwn(ctx context.Context, s *clientStream) (inFrame, error) 
 	// finish passes the read side on. The interrupt function compares
 	// against s, so s may go back to the pool only once it can no longer
 	// run; otherwise the caller must not reuse s (reused reports which).
-	finish := func() (reusable bool) {
+	finish := func(full bool) (reusable bool) {
 		c.mu.Lock()
-		c.passReadSideLocked()
+		c.passReadSideLocked(full)
 		c.mu.Unlock()
 		return stop == nil || stop()
 	}
@@ -230,9 +289,9 @@ func (c *Client) readOwn(ctx context.Context, s *clientStream) (inFrame, error) 
 		h, f, err := c.nextFrame()
 		switch {
 		case err == nil:
-			_, full := c.deliver(h, f)
+			full := c.deliver(h, f)
 			if r, _, ok, _ := s.in.TryPop(); ok {
-				if !finish() {
+				if !finish(full) {
 					s.pinned = true
 				}
 				return r, nil
@@ -240,7 +299,7 @@ func (c *Client) readOwn(ctx context.Context, s *clientStream) (inFrame, error) 
 			if full {
 				// Let the receiver wait for the streams' readers;
 				// ours is the queue.
-				finish()
+				finish(true)
 				s.pinned = true
 				return c.awaitQueue(ctx, s)
 			}
@@ -249,7 +308,7 @@ func (c *Client) readOwn(ctx context.Context, s *clientStream) (inFrame, error) 
 			// frame the writer has not begun is skipped; one it has is
 			// finished.
 			c.abandon(s)
-			finish()
+			finish(false)
 			return inFrame{}, ctx.Err()
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			// A deadline that is not ours: nothing to give up for.
@@ -261,7 +320,7 @@ func (c *Client) readOwn(ctx context.Context, s *clientStream) (inFrame, error) 
 			// The connection is broken. The receiver, waiting for the
 			// read side, sees the shutdown and runs the on-close function.
 			c.shutdown()
-			finish()
+			finish(false)
 			if r, _, ok, _ := s.in.TryPop(); ok {
 				return r, nil
 			}
@@ -285,9 +344,39 @@ func (c *Client) interrupt(s *clientStream) {
 	}
 }
 
+// readFor is how a stream's RecvMsg reads when it found nobody reading: it
+// reads frames, delivering each to its stream, until s has something to
+// take (or its queue has ended: cancelling s interrupts the read), then
+// passes the read side on.
+func (c *Client) readFor(s *clientStream) {
+	full := false
+	for !full && !s.in.HasNext() {
+		h, f, err := c.nextFrame()
+		if err == nil {
+			full = c.deliver(h, f)
+			continue
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if s.in.HasNext() {
+				break // interrupted: s was cancelled
+			}
+			// A deadline that is not ours: nothing to give up for.
+			if c.conn.SetReadDeadline(time.Time{}) == nil {
+				continue
+			}
+		}
+		c.shutdown()
+		break
+	}
+	c.mu.Lock()
+	c.passReadSideLocked(full)
+	c.mu.Unlock()
+}
+
 // passReadSideLocked is how a reading caller lets go of the read side: to
-// the receiver when other calls wait for replies, to nobody otherwise.
-func (c *Client) passReadSideLocked() {
+// the receiver when others wait for frames (or the streams' budget is spent,
+// full: the receiver waits for it), to nobody otherwise.
+func (c *Client) passReadSideLocked(full bool) {
 	if c.rd.interrupted {
 		c.rd.interrupted = false
 		if err := c.conn.SetReadDeadline(time.Time{}); err != nil {
@@ -299,7 +388,7 @@ func (c *Client) passReadSideLocked() {
 		c.rd.owner = readerNone
 		return
 	}
-	if len(c.streams) == 0 {
+	if c.rd.waiting.Load() == 0 && !full {
 		c.releaseLocked()
 		return
 	}
@@ -318,9 +407,9 @@ func (c *Client) releaseLocked() {
 	c.rd.leaseSet = true
 	c.rd.leaseSeen = c.rd.releases
 	if c.rd.lease == nil {
-		c.rd.lease = time.AfterFunc(idleWatch, c.leaseExpired)
+		c.rd.lease = time.AfterFunc(c.rd.watch, c.leaseExpired)
 	} else {
-		c.rd.lease.Reset(idleWatch)
+		c.rd.lease.Reset(c.rd.watch)
 	}
 }
 
@@ -339,6 +428,6 @@ func (c *Client) leaseExpired() {
 		c.rwake <- struct{}{}
 	default:
 		c.rd.leaseSeen = c.rd.releases
-		c.rd.lease.Reset(idleWatch)
+		c.rd.lease.Reset(c.rd.watch)
 	}
 }

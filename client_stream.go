@@ -67,10 +67,11 @@ type clientStream struct {
 	c         *Client
 	id        streamID
 	in        *flow.Queue[inFrame]
-	abandoned atomic.Bool // frames not yet begun are not written
-	opened    atomic.Bool // the writer has taken the request frame: it holds s no longer
-	pinned    bool        // unary: something may still hold it, do not pool it
-	interrupt func()      // stops a caller reading for itself (client_recv.go)
+	abandoned atomic.Bool    // frames not yet begun are not written
+	opened    atomic.Bool    // the writer has taken the request frame: it holds s no longer
+	pinned    bool           // unary: something may still hold it, do not pool it
+	interrupt func()         // stops a caller reading for itself (client_recv.go)
+	waits     [2]atomic.Bool // counted as waiting for a frame, by reason (needFrame)
 
 	// Streams opened with NewStream only.
 	desc       StreamDesc
@@ -241,7 +242,13 @@ func (s *clientStream) SendMsg(m interface{}) error {
 	}
 	putStreamID(*frame, s.id)
 	n := int64(len(*frame))
-	if err := s.credit.Take(s.ctx, n, c.done, c.closeErr, errServerEnded); err != nil {
+	if !s.credit.Available() {
+		// Somebody must read the grant we wait for.
+		c.needFrame(s, waitGrant, false)
+	}
+	err = s.credit.Take(s.ctx, n, c.done, c.closeErr, errServerEnded)
+	c.stopWaiting(s, waitGrant)
+	if err != nil {
 		bufpool.Put(frame)
 		if c.isClosed() {
 			return c.closeErr // the stream ended because the client did
@@ -281,7 +288,7 @@ func (s *clientStream) RecvMsg(m interface{}) error {
 		return s.recvErr
 	}
 	for {
-		f, size, err := s.in.Pop(context.Background(), nil, nil)
+		f, size, err := s.next()
 		if err != nil {
 			return s.end(err)
 		}
@@ -336,6 +343,25 @@ func (s *clientStream) RecvMsg(m interface{}) error {
 	}
 }
 
+// next waits for the stream's next frame: it reads it from the connection
+// itself when nobody else reads (client_recv.go), or takes it from its
+// queue once somebody has delivered it.
+func (s *clientStream) next() (inFrame, int, error) {
+	c := s.c
+	for {
+		f, size, ok, err := s.in.TryPop()
+		if ok || err != nil {
+			c.stopWaiting(s, waitMessage)
+			return f, size, err
+		}
+		if c.needFrame(s, waitMessage, true) {
+			c.readFor(s)
+			continue
+		}
+		<-s.in.Ready()
+	}
+}
+
 // end records err as the result of every later RecvMsg and releases the
 // stream's context watch. It returns err.
 func (s *clientStream) end(err error) error {
@@ -363,6 +389,9 @@ func (s *clientStream) cancel(err error) {
 	s.credit.Close()
 	s.window.Stop()
 	s.in.Abort(err)
+	c.interrupt(s) // if its RecvMsg is reading (readFor)
+	c.stopWaiting(s, waitMessage)
+	c.stopWaiting(s, waitGrant)
 	if open {
 		// Servers of the established library ignore frames of unknown
 		// types (checked against v1.0.2, v1.2.8 and v1.2.10), so the

@@ -608,9 +608,14 @@ func TestStreamOnIdleConnectionIsRead(t *testing.T) {
 	checkLeaks(t)
 	_, _, path := startStreamServer(t)
 	c := dial(t, path)
-	// A serial call on a unix socket reads its own reply and leaves the
-	// read side to nobody (the idle lease may take it back meanwhile, so
-	// look a few times).
+	// The idle lease would hand the read side back to the receiver after
+	// a while; here it never does, so every frame must be read by the
+	// goroutine that waits for it.
+	c.mu.Lock()
+	c.rd.watch = time.Hour
+	c.mu.Unlock()
+	// A serial call on a unix socket reads its own reply, and the receiver
+	// lets go of the read side once nobody waits.
 	released := false
 	for i := 0; i < 20 && !released; i++ {
 		echo(t, c, []byte("serial"))
@@ -620,20 +625,54 @@ func TestStreamOnIdleConnectionIsRead(t *testing.T) {
 	if !released {
 		t.Fatal("the read side was never released after serial calls")
 	}
-	// A stream that stays open, so that nothing can end it before the
-	// check.
-	ctx, cancel := context.WithCancel(testCtx(t))
-	s, err := c.NewStream(ctx, serverStreamDesc, testService, "Block", &types.Empty{})
+	ctx := testCtx(t)
+	for i := 0; i < 3; i++ {
+		// A server stream: its RecvMsg reads its messages and its end.
+		s, err := c.NewStream(ctx, serverStreamDesc, testService, "Download", &types.StringValue{Value: "3 10"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < 3; j++ {
+			if err := s.RecvMsg(&types.BytesValue{}); err != nil {
+				t.Fatalf("round %d, message %d: %v", i, j, err)
+			}
+		}
+		if err := s.RecvMsg(&types.BytesValue{}); err != io.EOF {
+			t.Fatalf("round %d, end: %v", i, err)
+		}
+		// A unary call while a bidi stream is open and idle, then the
+		// stream's echo.
+		b, err := c.NewStream(ctx, bidiStreamDesc, testService, "Chat", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		echo(t, c, []byte("between"))
+		if err := b.SendMsg(&types.BytesValue{Value: []byte("hi")}); err != nil {
+			t.Fatal(err)
+		}
+		var m types.BytesValue
+		if err := b.RecvMsg(&m); err != nil || string(m.Value) != "hi" {
+			t.Fatalf("round %d, echo: %v %q", i, err, m.Value)
+		}
+		b.CloseSend()
+		if err := b.RecvMsg(&m); err != io.EOF {
+			t.Fatalf("round %d, chat end: %v", i, err)
+		}
+	}
+	// A stream that waits for a message that does not come can be
+	// cancelled while it reads.
+	bctx, cancel := context.WithCancel(ctx)
+	s, err := c.NewStream(bctx, serverStreamDesc, testService, "Block", &types.Empty{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o, _ := c.readOwner(); o != readerReceiver {
-		t.Fatalf("after NewStream on an idle connection the read side is owned by %d, want the receiver", o)
-	}
+	got := make(chan error, 1)
+	go func() { got <- s.RecvMsg(&types.Empty{}) }()
 	cancel()
-	if err := s.RecvMsg(&types.Empty{}); !errors.Is(err, context.Canceled) {
+	if err := <-got; !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
+	echo(t, c, []byte("after")) // the connection is still usable
 }
 
 // TestStreamAnsweredMessagesInOrder: a stream that goes back and forth has

@@ -200,6 +200,14 @@ func (q *Queue[T]) Pop(ctx context.Context, giveUp <-chan struct{}, errGiveUp er
 	}
 }
 
+// HasNext reports whether Pop would return at once: an item is queued, or
+// the queue has ended.
+func (q *Queue[T]) HasNext() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.head < len(q.items) || q.ended
+}
+
 // Ready returns a channel that receives a token when an item or the end may
 // have arrived. Callers that wait on it must look with TryPop afterwards.
 func (q *Queue[T]) Ready() <-chan struct{} { return q.ready }
@@ -311,6 +319,11 @@ func (c *Credit) Enable(initial int64) {
 
 // Enabled reports whether the peer grants windows.
 func (c *Credit) Enabled() bool { return c.enabled.Load() }
+
+// Available reports whether Take would return at once.
+func (c *Credit) Available() bool {
+	return c.closed.Load() || !c.enabled.Load() || c.n.Load() > 0
+}
 
 // Grant adds n bytes of credit.
 func (c *Credit) Grant(n int64) {
