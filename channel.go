@@ -182,6 +182,23 @@ func (r *frameReader) read() (messageHeader, *[]byte, error) {
 	}
 }
 
+// buffered reports whether the whole next frame is already in the reader's
+// buffer, so that read returns it without touching the connection.
+func (r *frameReader) buffered() bool {
+	if r.hn != 0 {
+		return false // in the middle of a frame
+	}
+	n := r.br.Buffered()
+	if n < messageHeaderLength {
+		return false
+	}
+	b, err := r.br.Peek(messageHeaderLength) // within Buffered: does not read
+	if err != nil {
+		return false
+	}
+	return uint64(n-messageHeaderLength) >= uint64(binary.BigEndian.Uint32(b))
+}
+
 // noEOF turns an EOF in the middle of a frame into ErrUnexpectedEOF.
 func noEOF(err error) error {
 	if err == io.EOF {

@@ -346,11 +346,13 @@ func (c *Client) interrupt(s *clientStream) {
 
 // readFor is how a stream's RecvMsg reads when it found nobody reading: it
 // reads frames, delivering each to its stream, until s has something to
-// take (or its queue has ended: cancelling s interrupts the read), then
-// passes the read side on.
+// take (or its queue has ended: cancelling s interrupts the read), and on
+// while whole frames are already buffered, which costs no system call and
+// spares the next RecvMsgs taking the read side for each; then it passes
+// the read side on.
 func (c *Client) readFor(s *clientStream) {
 	full := false
-	for !full && !s.in.HasNext() {
+	for !full && (!s.in.HasNext() || c.reader.buffered()) {
 		h, f, err := c.nextFrame()
 		if err == nil {
 			full = c.deliver(h, f)
