@@ -166,7 +166,9 @@ func (c *Client) letGo() bool {
 // Why a goroutine waits for a frame (needFrame, stopWaiting).
 const (
 	waitMessage = iota // a message or the end: its queue is empty
-	waitGrant          // a window grant: its credit is spent
+	waitGrant          // a window grant: its credit is spent, or flow control is not settled yet
+	waitDrain          // room in the write queue: the client must read while its writes are stuck, or both ends could wait on full sockets
+	waitReasons
 )
 
 // needFrame is called by a goroutine about to wait for a frame for s. When
@@ -247,7 +249,11 @@ func (c *Client) deliver(h messageHeader, f inFrame) (full bool) {
 	}
 	if h.Type == messageTypeWindow {
 		s.granted(f.p)
-		c.stopWaiting(s, waitGrant)
+		if s.credit.Available() {
+			// A grant that leaves the credit spent (a large message
+			// overdrew it) leaves its sender waiting for the next.
+			c.stopWaiting(s, waitGrant)
+		}
 		return false
 	}
 	if last {

@@ -1,7 +1,6 @@
 package ttrpc
 
 import (
-	"context"
 	"net"
 
 	"github.com/containerd/ttrpc/internal/bufpool"
@@ -94,9 +93,13 @@ func (c *Client) write(of outFrame) {
 	c.writeLocked(of)
 }
 
-// waitQueueSpace waits while the write queue holds more than maxQueued
-// bytes.
-func (c *Client) waitQueueSpace(ctx context.Context) error {
+// waitQueueSpace waits, for stream s, while the write queue holds more
+// than maxQueued bytes. Meanwhile s counts as waiting for a frame, so that
+// the client reads: a server whose replies the client does not read may
+// stop reading requests, and both writers would wait on full sockets.
+func (c *Client) waitQueueSpace(s *clientStream) error {
+	ctx := s.ctx
+	defer c.stopWaiting(s, waitDrain)
 	for {
 		c.mu.Lock()
 		if c.closed {
@@ -112,6 +115,7 @@ func (c *Client) waitQueueSpace(ctx context.Context) error {
 		}
 		space := c.ws.space
 		c.mu.Unlock()
+		c.needFrame(s, waitDrain, false)
 		select {
 		case <-space:
 		case <-ctx.Done():

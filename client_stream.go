@@ -67,11 +67,11 @@ type clientStream struct {
 	c         *Client
 	id        streamID
 	in        *flow.Queue[inFrame]
-	abandoned atomic.Bool    // frames not yet begun are not written
-	opened    atomic.Bool    // the writer has taken the request frame: it holds s no longer
-	pinned    bool           // unary: something may still hold it, do not pool it
-	interrupt func()         // stops a caller reading for itself (client_recv.go)
-	waits     [2]atomic.Bool // counted as waiting for a frame, by reason (needFrame)
+	abandoned atomic.Bool              // frames not yet begun are not written
+	opened    atomic.Bool              // the writer has taken the request frame: it holds s no longer
+	pinned    bool                     // unary: something may still hold it, do not pool it
+	interrupt func()                   // stops a caller reading for itself (client_recv.go)
+	waits     [waitReasons]atomic.Bool // counted as waiting for a frame, by reason (needFrame)
 
 	// Streams opened with NewStream only.
 	desc       StreamDesc
@@ -174,6 +174,13 @@ func (c *Client) newStream(ctx context.Context, desc *StreamDesc, service, metho
 	if err := c.open(s, frame, start); err != nil {
 		return nil, err
 	}
+	if desc.StreamingClient {
+		// Until the server's first window frame is read, the client
+		// sends without limit: have it read at once, whether or not
+		// anybody waits for a message. (It stays counted for the whole
+		// stream on servers without flow control, which never send one.)
+		c.needFrame(s, waitGrant, false)
+	}
 	s.stopCtx = context.AfterFunc(ctx, func() { s.cancel(ctx.Err()) })
 	h := &streamHandle{s}
 	runtime.SetFinalizer(h, (*streamHandle).dropped)
@@ -256,7 +263,7 @@ func (s *clientStream) SendMsg(m interface{}) error {
 		return err
 	}
 	c.write(outFrame{s: s, frame: frame, kind: frameData, direct: s.answered.Swap(false)})
-	return c.waitQueueSpace(s.ctx)
+	return c.waitQueueSpace(s)
 }
 
 var errServerEnded = fmt.Errorf("%w: the server has ended the stream; RecvMsg gives its result", ErrStreamClosed)
@@ -390,8 +397,9 @@ func (s *clientStream) cancel(err error) {
 	s.window.Stop()
 	s.in.Abort(err)
 	c.interrupt(s) // if its RecvMsg is reading (readFor)
-	c.stopWaiting(s, waitMessage)
-	c.stopWaiting(s, waitGrant)
+	for why := range s.waits {
+		c.stopWaiting(s, why)
+	}
 	if open {
 		// Servers of the established library ignore frames of unknown
 		// types (checked against v1.0.2, v1.2.8 and v1.2.10), so the

@@ -611,9 +611,7 @@ func TestStreamOnIdleConnectionIsRead(t *testing.T) {
 	// The idle lease would hand the read side back to the receiver after
 	// a while; here it never does, so every frame must be read by the
 	// goroutine that waits for it.
-	c.mu.Lock()
-	c.rd.watch = time.Hour
-	c.mu.Unlock()
+	noLease(c)
 	// A serial call on a unix socket reads its own reply, and the receiver
 	// lets go of the read side once nobody waits.
 	released := false
