@@ -29,18 +29,7 @@ func startGatedUpload(t *testing.T, gate chan struct{}) string {
 				case <-ctx.Done():
 					return nil, ctx.Err()
 				}
-				total := 0
-				for {
-					var m types.BytesValue
-					err := ss.RecvMsg(&m)
-					if err == io.EOF {
-						return &types.Int64Value{Value: int64(total)}, nil
-					}
-					if err != nil {
-						return nil, err
-					}
-					total += len(m.Value)
-				}
+				return newStreamService().upload(ctx, ss)
 			}},
 		},
 	})
