@@ -166,7 +166,8 @@ func (c *Client) letGo() bool {
 // Why a goroutine waits for a frame (needFrame, stopWaiting).
 const (
 	waitMessage = iota // a message or the end: its queue is empty
-	waitGrant          // a window grant: its credit is spent, or flow control is not settled yet
+	waitGrant          // a window grant: its credit is spent
+	waitAck            // the server's first window frame: until it comes, the server may not do flow control, and its messages must be read as they come
 	waitDrain          // room in the write queue: the client must read while its writes are stuck, or both ends could wait on full sockets
 	waitReasons
 )
@@ -183,7 +184,7 @@ func (c *Client) needFrame(s *clientStream, why int, lead bool) bool {
 	if c.closed || c.streams[s.id] != s {
 		return false
 	}
-	if c.rd.owner == readerNone {
+	if c.rd.owner == readerNone && why != waitAckLazy {
 		if lead && c.ws.direct.ok() {
 			c.rd.owner = readerCaller
 			c.rd.call = s
@@ -192,11 +193,20 @@ func (c *Client) needFrame(s *clientStream, why int, lead bool) bool {
 		c.rd.owner = readerReceiver
 		c.rwake <- struct{}{} // cannot block: a token is sent only when the receiver is not reading
 	}
+	if why == waitAckLazy {
+		why = waitAck
+	}
 	if s.waits[why].CompareAndSwap(false, true) {
 		c.rd.waiting.Add(1)
 	}
 	return false
 }
+
+// waitAckLazy is waitAck for needFrame without making anybody read now:
+// a server stream's own RecvMsg reads when it needs to, and whoever reads
+// then hands the read side to the receiver while the count stands (or the
+// idle lease does, if nobody reads at all).
+const waitAckLazy = -1
 
 // stopWaiting takes back the count of a goroutine waiting, for why, for a
 // frame for s: the frame has been delivered, or the goroutine has stopped
@@ -249,6 +259,7 @@ func (c *Client) deliver(h messageHeader, f inFrame) (full bool) {
 	}
 	if h.Type == messageTypeWindow {
 		s.granted(f.p)
+		c.stopWaiting(s, waitAck)
 		if s.credit.Available() {
 			// A grant that leaves the credit spent (a large message
 			// overdrew it) leaves its sender waiting for the next.
@@ -259,6 +270,7 @@ func (c *Client) deliver(h messageHeader, f inFrame) (full bool) {
 	if last {
 		s.remoteEnded()
 		c.stopWaiting(s, waitGrant)
+		c.stopWaiting(s, waitAck)
 	}
 	s.in.Push(f, f.size())
 	c.stopWaiting(s, waitMessage)

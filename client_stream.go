@@ -174,12 +174,16 @@ func (c *Client) newStream(ctx context.Context, desc *StreamDesc, service, metho
 	if err := c.open(s, frame, start); err != nil {
 		return nil, err
 	}
+	// Until the server's first window frame is read, the client may be
+	// talking to a server without flow control, whose messages must be
+	// read as they come (they count against the budget), and it sends
+	// without limit itself. So the stream counts as waiting until that
+	// frame comes, for the whole stream on servers that never send one,
+	// and a stream that sends has the client read at once.
 	if desc.StreamingClient {
-		// Until the server's first window frame is read, the client
-		// sends without limit: have it read at once, whether or not
-		// anybody waits for a message. (It stays counted for the whole
-		// stream on servers without flow control, which never send one.)
-		c.needFrame(s, waitGrant, false)
+		c.needFrame(s, waitAck, false)
+	} else {
+		c.needFrame(s, waitAckLazy, false)
 	}
 	s.stopCtx = context.AfterFunc(ctx, func() { s.cancel(ctx.Err()) })
 	h := &streamHandle{s}
