@@ -19,7 +19,7 @@ import (
 // switch, which is most of a serial call's latency beyond the socket itself.
 // So when nobody is reading as a call starts waiting, the caller reads for
 // itself and returns with its reply straight from the socket. The receiver
-// lets go of the read side whenever the call table empties, so that calls
+// lets go of the read side as soon as nobody waits (below), so that calls
 // made one after another all read their own replies.
 //
 // Somebody must still notice a connection that dies while idle, and run the
@@ -31,9 +31,11 @@ import (
 // Streams read the same way. A goroutine that needs a frame (a unary call
 // waiting for its reply, a stream's RecvMsg with nothing queued) and finds
 // nobody reading becomes the reader; one that finds somebody reading counts
-// itself as waiting (needFrame), and so does a SendMsg waiting for a
-// window grant, which cannot read. The goroutine that delivers a waiter its
-// frame takes its count back. Whoever reads hands the read side on, when
+// itself as waiting (needFrame). So do goroutines that cannot read: a
+// SendMsg waiting for a window grant or for room in the write queue; and so
+// does every stream until the server's first window frame, since a server
+// without flow control must be read as it sends. The goroutine that
+// delivers a waiter its frame takes its count back. Whoever reads hands the read side on, when
 // done, to the receiver if anybody still waits, and to nobody otherwise;
 // the receiver lets go as soon as nobody waits. A stream read as fast as it
 // arrives is thus read by its own RecvMsg, with no goroutine in between.
