@@ -312,8 +312,11 @@ func (c *Client) awaitQueue(ctx context.Context, s *clientStream) (inFrame, erro
 			return f, nil
 		}
 		// Counted as waiting until the frame comes, so that somebody
-		// reads for us.
-		c.needFrame(s, waitMessage, false)
+		// reads for us (once counted, somebody does until the count is
+		// taken back).
+		if !s.waits[waitMessage].Load() {
+			c.needFrame(s, waitMessage, false)
+		}
 		select {
 		case <-s.in.Ready():
 		case <-c.done:

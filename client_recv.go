@@ -35,10 +35,11 @@ import (
 // SendMsg waiting for a window grant or for room in the write queue; and so
 // does every stream until the server's first window frame, since a server
 // without flow control must be read as it sends. The goroutine that
-// delivers a waiter its frame takes its count back. Whoever reads hands the read side on, when
-// done, to the receiver if anybody still waits, and to nobody otherwise;
-// the receiver lets go as soon as nobody waits. A stream read as fast as it
-// arrives is thus read by its own RecvMsg, with no goroutine in between.
+// delivers a waiter its frame takes its count back. Whoever reads hands the
+// read side on, when done, to the receiver if anybody still waits, and to
+// nobody otherwise; the receiver lets go as soon as nobody waits. A stream
+// read as fast as it arrives is thus read by its own RecvMsg, with no
+// goroutine in between.
 //
 // Callers read only on the kernel sockets of package net, whose deadlines
 // are known to interrupt a blocked read promptly (see initDirectWrite);
@@ -151,7 +152,8 @@ func (c *Client) receiveUntilIdle() bool {
 
 // letGo is how the receiver lets go of the read side when nobody waits for
 // a frame: the next goroutine that needs one reads for itself. On
-// connections that callers cannot read (see lead) the receiver keeps it.
+// connections that callers cannot read (see needFrame) the receiver keeps
+// it.
 func (c *Client) letGo() bool {
 	if !c.ws.direct.ok() {
 		return false
@@ -186,7 +188,7 @@ func (c *Client) needFrame(s *clientStream, why int, lead bool) bool {
 	if c.closed || c.streams[s.id] != s {
 		return false
 	}
-	if c.rd.owner == readerNone && why != waitAckLazy {
+	if c.rd.owner == readerNone {
 		if lead && c.ws.direct.ok() {
 			c.rd.owner = readerCaller
 			c.rd.call = s
@@ -195,20 +197,26 @@ func (c *Client) needFrame(s *clientStream, why int, lead bool) bool {
 		c.rd.owner = readerReceiver
 		c.rwake <- struct{}{} // cannot block: a token is sent only when the receiver is not reading
 	}
-	if why == waitAckLazy {
-		why = waitAck
-	}
-	if s.waits[why].CompareAndSwap(false, true) {
-		c.rd.waiting.Add(1)
-	}
+	c.countLocked(s, why)
 	return false
 }
 
-// waitAckLazy is waitAck for needFrame without making anybody read now:
-// a server stream's own RecvMsg reads when it needs to, and whoever reads
-// then hands the read side to the receiver while the count stands (or the
-// idle lease does, if nobody reads at all).
-const waitAckLazy = -1
+// countWaiting counts s as waiting, for why, without making anybody read
+// now: whoever reads next hands the read side to the receiver while the
+// count stands (or the idle lease does, if nobody reads at all).
+func (c *Client) countWaiting(s *clientStream, why int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed && c.streams[s.id] == s {
+		c.countLocked(s, why)
+	}
+}
+
+func (c *Client) countLocked(s *clientStream, why int) {
+	if s.waits[why].CompareAndSwap(false, true) {
+		c.rd.waiting.Add(1)
+	}
+}
 
 // stopWaiting takes back the count of a goroutine waiting, for why, for a
 // frame for s: the frame has been delivered, or the goroutine has stopped

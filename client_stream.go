@@ -178,12 +178,13 @@ func (c *Client) newStream(ctx context.Context, desc *StreamDesc, service, metho
 	// talking to a server without flow control, whose messages must be
 	// read as they come (they count against the budget), and it sends
 	// without limit itself. So the stream counts as waiting until that
-	// frame comes, for the whole stream on servers that never send one,
-	// and a stream that sends has the client read at once.
+	// frame comes, for the whole stream on servers that never send one.
+	// A stream that sends has the client read at once; a server stream's
+	// own RecvMsg reads when it needs to.
 	if desc.StreamingClient {
 		c.needFrame(s, waitAck, false)
 	} else {
-		c.needFrame(s, waitAckLazy, false)
+		c.countWaiting(s, waitAck)
 	}
 	s.stopCtx = context.AfterFunc(ctx, func() { s.cancel(ctx.Err()) })
 	h := &streamHandle{s}
@@ -365,7 +366,9 @@ func (s *clientStream) next() (inFrame, int, error) {
 			c.stopWaiting(s, waitMessage)
 			return f, size, err
 		}
-		if c.needFrame(s, waitMessage, true) {
+		// Once counted, somebody reads until the count is taken back:
+		// no need to ask again after a wakeup that brought nothing.
+		if !s.waits[waitMessage].Load() && c.needFrame(s, waitMessage, true) {
 			c.readFor(s)
 			continue
 		}
