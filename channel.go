@@ -199,6 +199,54 @@ func (r *frameReader) buffered() bool {
 	return uint64(n-messageHeaderLength) >= uint64(binary.BigEndian.Uint32(b))
 }
 
+// peek returns the next frame, header and data, when all of it is already
+// in the reader's buffer, without copying it: data points into the buffer
+// and stays valid until the next call on r. The caller then either skips
+// the frame (skipPeeked) or leaves it to the next read.
+func (r *frameReader) peek() (messageHeader, []byte, bool) {
+	if r.hn != 0 {
+		return messageHeader{}, nil, false // in the middle of a frame
+	}
+	n := r.br.Buffered()
+	if n < messageHeaderLength {
+		return messageHeader{}, nil, false
+	}
+	b, err := r.br.Peek(n) // within Buffered: does not read
+	if err != nil {
+		return messageHeader{}, nil, false
+	}
+	h := readHeader(b)
+	if uint64(n-messageHeaderLength) < uint64(h.Length) {
+		return messageHeader{}, nil, false
+	}
+	return h, b[messageHeaderLength : messageHeaderLength+int(h.Length)], true
+}
+
+// fill reads until the next frame is whole in the reader's buffer, so that
+// peek returns it, unless it is too large for the buffer (or a frame is
+// half read). An error is the connection's; nothing is consumed, so the next
+// read meets it again.
+func (r *frameReader) fill() error {
+	if r.hn != 0 {
+		return nil
+	}
+	b, err := r.br.Peek(messageHeaderLength)
+	if err != nil {
+		return err
+	}
+	n := uint64(messageHeaderLength) + uint64(binary.BigEndian.Uint32(b))
+	if n > uint64(r.br.Size()) {
+		return nil
+	}
+	_, err = r.br.Peek(int(n))
+	return err
+}
+
+// skipPeeked consumes the frame that peek returned.
+func (r *frameReader) skipPeeked(h messageHeader) {
+	r.br.Discard(messageHeaderLength + int(h.Length))
+}
+
 // noEOF turns an EOF in the middle of a frame into ErrUnexpectedEOF.
 func noEOF(err error) error {
 	if err == io.EOF {

@@ -61,6 +61,7 @@ const (
 type readSide struct {
 	last   *clientStream // the stream of the last data frame delivered
 	lastID streamID
+	lent   messageHeader // the frame lent by readFor, until given back
 
 	owner       int
 	call        *clientStream // with readerCaller
@@ -378,9 +379,26 @@ func (c *Client) interrupt(s *clientStream) {
 // while whole frames are already buffered, which costs no system call and
 // spares the next RecvMsgs taking the read side for each; then it passes
 // the read side on.
-func (c *Client) readFor(s *clientStream) {
+//
+// When the frame s waits for is a plain message already whole in the
+// reader's buffer, readFor lends it instead (ok): RecvMsg decodes it where
+// it lies, and gives it back with the read side (giveBack). That spares the
+// copy into a pooled buffer and the trip through the queue; a stream read as
+// fast as it arrives takes most of its messages this way.
+func (c *Client) readFor(s *clientStream) (lent inFrame, ok bool) {
 	full := false
-	for !full && (!s.in.HasNext() || c.reader.buffered()) {
+	for !full {
+		empty := !s.in.HasNext()
+		if !empty && !c.reader.buffered() {
+			break
+		}
+		if empty && s.desc.StreamingServer && c.reader.fill() == nil {
+			if h, b, ok := c.reader.peek(); ok && h.StreamID == s.id && h.Type == messageTypeData && h.Flags == 0 {
+				c.rd.lent = h
+				s.lentData = b
+				return inFrame{p: &s.lentData, typ: h.Type, lent: true}, true
+			}
+		}
 		h, f, err := c.nextFrame()
 		if err == nil {
 			full = c.deliver(h, f)
@@ -400,6 +418,16 @@ func (c *Client) readFor(s *clientStream) {
 	}
 	c.mu.Lock()
 	c.passReadSideLocked(full)
+	c.mu.Unlock()
+	return inFrame{}, false
+}
+
+// giveBack is how RecvMsg returns a frame lent by readFor: the frame is
+// skipped in the reader's buffer and the read side passed on.
+func (c *Client) giveBack() {
+	c.reader.skipPeeked(c.rd.lent)
+	c.mu.Lock()
+	c.passReadSideLocked(false)
 	c.mu.Unlock()
 }
 

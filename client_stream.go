@@ -48,6 +48,10 @@ type inFrame struct {
 	typ   messageType
 	flags uint8
 	err   error // the frame could not be received (it was too large)
+	// The frame was lent by the frame reader (readFor): p points into its
+	// buffer, and the stream's RecvMsg holds the read side until it gives
+	// the frame back (clientStream.release).
+	lent bool
 }
 
 // size is what the frame counts for in windows and budgets: its data and
@@ -86,6 +90,7 @@ type clientStream struct {
 	// be written directly (see writeLocked) rather than wait for a batch.
 	answered atomic.Bool
 	stopCtx  func() bool
+	lentData []byte // the data of a lent frame (inFrame.p points here)
 
 	// Owned by the stream's user: one goroutine sends while another
 	// receives.
@@ -311,7 +316,7 @@ func (s *clientStream) RecvMsg(m interface{}) error {
 		switch f.typ {
 		case messageTypeData:
 			if !s.desc.StreamingServer {
-				bufpool.Put(f.p)
+				s.release(f)
 				err := fmt.Errorf("%w: data frame on stream %d, which is not server-streaming", ErrProtocol, s.id)
 				s.cancel(err)
 				return s.end(err)
@@ -321,31 +326,32 @@ func (s *clientStream) RecvMsg(m interface{}) error {
 			}
 			last := f.flags&flagRemoteClosed != 0
 			if f.flags&flagNoData != 0 {
-				bufpool.Put(f.p)
+				s.release(f)
 				if last {
 					return s.end(io.EOF)
 				}
 				continue // no message in it
 			}
-			err := codec{}.Unmarshal(*f.p, m)
-			bufpool.Put(f.p)
+			err := s.decode(f, m)
 			if last {
 				s.end(io.EOF)
 			}
 			if err != nil {
 				return status.Errorf(codes.Internal, "ttrpc: decoding stream message: %v", err)
 			}
-			s.answered.Store(true)
+			if !s.answered.Load() {
+				s.answered.Store(true) // a store is a full barrier: skip it when set
+			}
 			return nil
 		default: // messageTypeResponse: the server's final word
 			var r Response
 			err := r.decode(*f.p)
 			if err != nil {
-				bufpool.Put(f.p)
+				s.release(f)
 				return s.end(status.Errorf(codes.Internal, "ttrpc: invalid response: %v", err))
 			}
 			err = decodeResult(&r, m)
-			bufpool.Put(f.p)
+			s.release(f)
 			if err != nil {
 				return s.end(err)
 			}
@@ -358,6 +364,24 @@ func (s *clientStream) RecvMsg(m interface{}) error {
 // next waits for the stream's next frame: it reads it from the connection
 // itself when nobody else reads (client_recv.go), or takes it from its
 // queue once somebody has delivered it.
+// decode decodes the message in f into m and gives f back, even should the
+// message's Unmarshal panic: a lent frame holds the read side.
+func (s *clientStream) decode(f inFrame, m interface{}) error {
+	defer s.release(f)
+	return codec{}.Unmarshal(*f.p, m)
+}
+
+// release gives back a frame that RecvMsg has done with: to the pool, or,
+// when lent, to the frame reader, passing the read side on.
+func (s *clientStream) release(f inFrame) {
+	if !f.lent {
+		bufpool.Put(f.p)
+		return
+	}
+	s.lentData = nil
+	s.c.giveBack()
+}
+
 func (s *clientStream) next() (inFrame, int, error) {
 	c := s.c
 	for {
@@ -369,7 +393,9 @@ func (s *clientStream) next() (inFrame, int, error) {
 		// Once counted, somebody reads until the count is taken back:
 		// no need to ask again after a wakeup that brought nothing.
 		if !s.waits[waitMessage].Load() && c.needFrame(s, waitMessage, true) {
-			c.readFor(s)
+			if f, ok := c.readFor(s); ok {
+				return f, f.size(), nil
+			}
 			continue
 		}
 		<-s.in.Ready()

@@ -3,6 +3,7 @@ package ttrpc
 import (
 	"context"
 	"net"
+	"sync"
 
 	"github.com/containerd/ttrpc/internal/bufpool"
 )
@@ -183,14 +184,26 @@ func (c *serverConn) startFlushLocked() {
 	}
 }
 
+// flushBatch is a flusher's working space: the frames it took off the queue
+// and their buffers for writev. It is pooled rather than on the flusher's
+// stack, which would then grow on every start.
+type flushBatch struct {
+	frames [maxFlushBatch]outgoing
+	bufs   net.Buffers
+}
+
+const maxFlushBatch = 64
+
+var flushBatches = sync.Pool{New: func() any {
+	return &flushBatch{bufs: make(net.Buffers, 0, maxFlushBatch)}
+}}
+
 // flush is the flusher goroutine: it writes the queue out in batches until
 // it is empty, then lets go of the write side.
 func (c *serverConn) flush() {
-	const maxBatch = 64
-	var (
-		batch [maxBatch]outgoing
-		bufs  = make(net.Buffers, 0, maxBatch)
-	)
+	fb := flushBatches.Get().(*flushBatch)
+	defer flushBatches.Put(fb)
+	batch := &fb.frames
 	w := &c.w
 	c.wmu.Lock()
 	for len(w.queue) > 0 && w.err == nil {
@@ -200,7 +213,7 @@ func (c *serverConn) flush() {
 		w.queue = w.queue[:rest]
 		c.wmu.Unlock()
 
-		bufs = bufs[:0]
+		bufs := fb.bufs[:0]
 		total, ends := 0, 0
 		for _, o := range batch[:n] {
 			bufs = append(bufs, o.b)
@@ -221,7 +234,7 @@ func (c *serverConn) flush() {
 			bufpool.Put(batch[i].p)
 			batch[i] = outgoing{}
 		}
-		clear(bufs[:cap(bufs)])
+		clear(fb.bufs[:cap(fb.bufs)])
 
 		for ; ends > 0; ends-- {
 			c.end()

@@ -6,8 +6,10 @@ package ttrpc
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,5 +174,70 @@ func TestStreamUploadWhileServerWriteBlocked(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// lendProbe is a message whose Unmarshal notes whether the frame it decodes
+// was lent (its RecvMsg holds the read side while decoding it where it lies
+// in the reader's buffer) and then panics.
+type lendProbe struct {
+	c    *Client
+	lent bool
+}
+
+func (m *lendProbe) Unmarshal([]byte) error {
+	m.c.mu.Lock()
+	m.lent = m.c.rd.owner == readerCaller
+	m.c.mu.Unlock()
+	panic("lendProbe")
+}
+
+// TestStreamLentMessageDecodePanics: a stream read as fast as it arrives
+// decodes its messages from the reader's buffer while holding the read
+// side. An Unmarshal that panics there must not keep the read side: the
+// stream carries on with its next message, and the connection with other
+// calls.
+func TestStreamLentMessageDecodePanics(t *testing.T) {
+	checkLeaks(t)
+	const n = 200
+	_, _, path := startStreamServer(t)
+	c := dial(t, path)
+	ctx := testCtx(t)
+	s, err := c.NewStream(ctx, serverStreamDesc, testService, "Download", &types.StringValue{Value: fmt.Sprintf("%d 100", n)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, lent := 0, false
+	for got < n && !lent {
+		probe := &lendProbe{c: c}
+		panicked := func() (p bool) {
+			defer func() { p = recover() != nil }()
+			s.RecvMsg(probe)
+			return false
+		}()
+		if !panicked {
+			t.Fatalf("message %d: the probe's Unmarshal did not run", got)
+		}
+		got++
+		lent = probe.lent
+	}
+	if !lent {
+		t.Fatalf("none of %d messages was lent", got)
+	}
+	for ; got < n; got++ {
+		var m types.BytesValue
+		if err := s.RecvMsg(&m); err != nil {
+			t.Fatalf("message %d after the panic: %v", got, err)
+		}
+		if want := fmt.Sprintf("%d:", got); !strings.HasPrefix(string(m.Value), want) {
+			t.Fatalf("message %d after the panic: %.10q", got, m.Value)
+		}
+	}
+	if err := s.RecvMsg(&types.BytesValue{}); err != io.EOF {
+		t.Fatalf("after the last message: %v, want io.EOF", err)
+	}
+	var resp types.BytesValue
+	if err := c.Call(ctx, testService, "Echo", &types.BytesValue{Value: []byte("still")}, &resp); err != nil || string(resp.Value) != "still" {
+		t.Fatalf("call after the panic: %q, %v", resp.Value, err)
 	}
 }
