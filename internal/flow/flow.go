@@ -43,6 +43,11 @@ type Queue[T any] struct {
 	ready     chan struct{} // capacity 1: a token means "look again"
 	budget    *Budget       // nil when this queue does not count against one
 	drop      func(T)
+
+	// idle mirrors "no item queued and not ended", for TryPop and HasNext
+	// to answer without the lock in the common case of a reader that keeps
+	// up (written under mu).
+	idle atomic.Bool
 }
 
 type entry[T any] struct {
@@ -54,7 +59,17 @@ type entry[T any] struct {
 // may be nil); drop disposes of items that are discarded instead of popped
 // (it may be nil).
 func NewQueue[T any](budget *Budget, drop func(T)) *Queue[T] {
-	return &Queue[T]{ready: make(chan struct{}, 1), budget: budget, drop: drop}
+	q := &Queue[T]{ready: make(chan struct{}, 1), budget: budget, drop: drop}
+	q.idle.Store(true)
+	return q
+}
+
+// setIdle brings idle up to date; q.mu is held.
+func (q *Queue[T]) setIdle() {
+	idle := q.head == len(q.items) && !q.ended
+	if q.idle.Load() != idle {
+		q.idle.Store(idle)
+	}
 }
 
 // Reset empties the queue and clears its end, for reuse by a new stream.
@@ -63,6 +78,7 @@ func (q *Queue[T]) Reset() {
 	q.Abort(nil)
 	q.mu.Lock()
 	q.ended, q.end, q.allowance = false, nil, 0
+	q.setIdle()
 	q.mu.Unlock()
 	select {
 	case <-q.ready:
@@ -119,6 +135,7 @@ func (q *Queue[T]) Push(v T, size int) bool {
 	q.items = append(q.items, entry[T]{v, size})
 	q.held += size
 	q.recount()
+	q.setIdle()
 	q.mu.Unlock()
 	q.signal()
 	return true
@@ -131,6 +148,7 @@ func (q *Queue[T]) Close(err error) {
 	if !q.ended {
 		q.ended, q.end = true, err
 	}
+	q.setIdle()
 	q.mu.Unlock()
 	q.signal()
 }
@@ -147,6 +165,7 @@ func (q *Queue[T]) Abort(err error) {
 	q.items, q.head = q.items[:0], 0
 	q.held = 0
 	q.recount()
+	q.setIdle()
 	q.mu.Unlock()
 	// The queue has ended, so nothing is appended to the backing array
 	// that items shares (until Reset, by the queue's only holder).
@@ -162,6 +181,9 @@ func (q *Queue[T]) Abort(err error) {
 // TryPop returns the next item without waiting. ok is false when there is
 // none; err is then the end, or nil if the queue has not ended.
 func (q *Queue[T]) TryPop() (v T, size int, ok bool, err error) {
+	if q.idle.Load() {
+		return v, 0, false, nil
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.head < len(q.items) {
@@ -173,6 +195,7 @@ func (q *Queue[T]) TryPop() (v T, size int, ok bool, err error) {
 		}
 		q.held -= e.size
 		q.recount()
+		q.setIdle()
 		return e.v, e.size, true, nil
 	}
 	if q.ended {
@@ -203,6 +226,9 @@ func (q *Queue[T]) Pop(ctx context.Context, giveUp <-chan struct{}, errGiveUp er
 // HasNext reports whether Pop would return at once: an item is queued, or
 // the queue has ended.
 func (q *Queue[T]) HasNext() bool {
+	if q.idle.Load() {
+		return false
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.head < len(q.items) || q.ended
