@@ -272,7 +272,7 @@ func (s *clientStream) SendMsg(m interface{}) error {
 		}
 		return err
 	}
-	c.write(outFrame{s: s, frame: frame, kind: frameData, direct: s.answered.Swap(false)})
+	c.write(outFrame{s: s, frame: frame, kind: frameData, direct: s.answered.Load() && s.answered.Swap(false)})
 	return c.waitQueueSpace(s)
 }
 

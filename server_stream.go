@@ -230,7 +230,7 @@ func (ss *serverStream) SendMsg(m interface{}) error {
 		bufpool.Put(frame)
 		return err
 	}
-	if ss.answered.Swap(false) {
+	if ss.answered.Load() && ss.answered.Swap(false) { // a swap is a full barrier: look first
 		return ss.c.send(ss.ctx, frame)
 	}
 	return ss.c.queue(ss.ctx, frame)
