@@ -39,7 +39,8 @@ import (
 // read side on, when done, to the receiver if anybody still waits, and to
 // nobody otherwise; the receiver lets go as soon as nobody waits. A stream
 // read as fast as it arrives is thus read by its own RecvMsg, with no
-// goroutine in between.
+// goroutine in between, and each message that is whole in the read buffer
+// is decoded where it lies (readFor lends it to RecvMsg).
 //
 // Callers read only on the kernel sockets of package net, whose deadlines
 // are known to interrupt a blocked read promptly (see initDirectWrite);

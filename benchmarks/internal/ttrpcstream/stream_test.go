@@ -18,10 +18,21 @@ import (
 //
 // One op is one message (BenchmarkShortStream: one stream). cmd/compare
 // measures the same workloads with the client and the server in separate
-// processes.
+// processes. To profile the client alone against a server in another
+// process, start one (go run ./cmd/compare -serve ttrpc -sock PATH, which
+// prints "ready") and set TTRPCSTREAM_SOCK=PATH.
 
 func startServer(b *testing.B) *ttrpc.Client {
 	b.Helper()
+	if sock := os.Getenv("TTRPCSTREAM_SOCK"); sock != "" {
+		conn, err := net.Dial("unix", sock)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := ttrpc.NewClient(conn)
+		b.Cleanup(func() { c.Close() })
+		return c
+	}
 	dir, err := os.MkdirTemp("", "tsb")
 	if err != nil {
 		b.Fatal(err)
