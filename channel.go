@@ -219,7 +219,8 @@ func (r *frameReader) peek() (messageHeader, []byte, bool) {
 	if uint64(n-messageHeaderLength) < uint64(h.Length) {
 		return messageHeader{}, nil, false
 	}
-	return h, b[messageHeaderLength : messageHeaderLength+int(h.Length)], true
+	end := messageHeaderLength + int(h.Length)
+	return h, b[messageHeaderLength:end:end], true // no capacity over the next frames
 }
 
 // fill reads until the next frame is whole in the reader's buffer, so that

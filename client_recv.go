@@ -382,18 +382,22 @@ func (c *Client) interrupt(s *clientStream) {
 // the read side on.
 //
 // When the frame s waits for is a plain message already whole in the
-// reader's buffer, readFor lends it instead (ok): RecvMsg decodes it where
-// it lies, and gives it back with the read side (giveBack). That spares the
+// reader's buffer, and lend says the message it is for decodes with
+// generated code only (decodesInPlace: bounded time, no calls, no writes to
+// its input), readFor lends it instead (ok): RecvMsg decodes it where it
+// lies, and gives it back with the read side (giveBack). That spares the
 // copy into a pooled buffer and the trip through the queue; a stream read as
-// fast as it arrives takes most of its messages this way.
-func (c *Client) readFor(s *clientStream) (lent inFrame, ok bool) {
+// fast as it arrives takes most of its messages this way. Nobody else reads
+// the connection meanwhile, which is why a decoder that might wait (on this
+// client, say) never gets a lent frame.
+func (c *Client) readFor(s *clientStream, lend bool) (lent inFrame, ok bool) {
 	full := false
 	for !full {
 		empty := !s.in.HasNext()
 		if !empty && !c.reader.buffered() {
 			break
 		}
-		if empty && s.desc.StreamingServer && c.reader.fill() == nil {
+		if empty && lend && s.desc.StreamingServer && c.reader.fill() == nil {
 			if h, b, ok := c.reader.peek(); ok && h.StreamID == s.id && h.Type == messageTypeData && h.Flags == 0 {
 				c.rd.lent = h
 				s.lentData = b

@@ -305,7 +305,7 @@ func (s *clientStream) RecvMsg(m interface{}) error {
 		return s.recvErr
 	}
 	for {
-		f, size, err := s.next()
+		f, size, err := s.next(decodesInPlace(m))
 		if err != nil {
 			return s.end(err)
 		}
@@ -382,7 +382,9 @@ func (s *clientStream) release(f inFrame) {
 	s.c.giveBack()
 }
 
-func (s *clientStream) next() (inFrame, int, error) {
+// next returns the stream's next frame, reading the connection if nobody
+// else does. lend allows a frame lent by the reader (see readFor).
+func (s *clientStream) next(lend bool) (inFrame, int, error) {
 	c := s.c
 	for {
 		f, size, ok, err := s.in.TryPop()
@@ -393,7 +395,7 @@ func (s *clientStream) next() (inFrame, int, error) {
 		// Once counted, somebody reads until the count is taken back:
 		// no need to ask again after a wakeup that brought nothing.
 		if !s.waits[waitMessage].Load() && c.needFrame(s, waitMessage, true) {
-			if f, ok := c.readFor(s); ok {
+			if f, ok := c.readFor(s, lend); ok {
 				return f, f.size(), nil
 			}
 			continue

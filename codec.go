@@ -81,6 +81,26 @@ type xxxUnmarshaler interface {
 	XXX_Unmarshal([]byte) error
 }
 
+// decodesInPlace reports whether Unmarshal decodes msg with generated or
+// runtime code only, which runs in bounded time, never waits on a client,
+// and does not write to its input: a gogo-generated Unmarshal (the type
+// also has gogo's MarshalToSizedBuffer or the XXX_ methods), the XXX_
+// methods of older generated code, or the protobuf runtimes. A client stream
+// decodes such messages straight from its read buffer while holding the
+// connection's read side (readFor); a hand-written Unmarshal, which might
+// make a call on the same client or keep the slice, gets a copy instead.
+func decodesInPlace(msg interface{}) bool {
+	switch msg.(type) {
+	case interface{ MarshalToSizedBuffer([]byte) (int, error) }, xxxUnmarshaler:
+		return true
+	case bytesUnmarshaler:
+		return false
+	case messageV1:
+		return true
+	}
+	return false
+}
+
 // Marshal encodes msg into a new slice.
 func (c codec) Marshal(msg interface{}) ([]byte, error) {
 	b := []byte{}

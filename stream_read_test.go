@@ -185,6 +185,10 @@ type lendProbe struct {
 	lent bool
 }
 
+// MarshalToSizedBuffer makes the probe look gogo-generated, so that its
+// frames are lent (decodesInPlace); it is never called.
+func (m *lendProbe) MarshalToSizedBuffer([]byte) (int, error) { return 0, nil }
+
 func (m *lendProbe) Unmarshal([]byte) error {
 	m.c.mu.Lock()
 	m.lent = m.c.rd.owner == readerCaller
@@ -239,5 +243,87 @@ func TestStreamLentMessageDecodePanics(t *testing.T) {
 	var resp types.BytesValue
 	if err := c.Call(ctx, testService, "Echo", &types.BytesValue{Value: []byte("still")}, &resp); err != nil || string(resp.Value) != "still" {
 		t.Fatalf("call after the panic: %q, %v", resp.Value, err)
+	}
+}
+
+// reentrantMessage has a hand-written Unmarshal that makes a call on the
+// client whose stream it is decoding for.
+type reentrantMessage struct {
+	c   *Client
+	err error
+}
+
+func (m *reentrantMessage) Unmarshal([]byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var out types.BytesValue
+	m.err = m.c.Call(ctx, testService, "Echo", &types.BytesValue{Value: []byte("x")}, &out)
+	return nil
+}
+
+// TestStreamUnmarshalCallsSameClient: a hand-written Unmarshal may use the
+// client it decodes for (here, a unary call), so its messages are never
+// decoded while holding the read side, which the call needs.
+func TestStreamUnmarshalCallsSameClient(t *testing.T) {
+	checkLeaks(t)
+	const n = 50
+	_, _, path := startStreamServer(t)
+	c := dial(t, path)
+	s, err := c.NewStream(testCtx(t), serverStreamDesc, testService, "Download", &types.StringValue{Value: fmt.Sprintf("%d 10", n)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		m := &reentrantMessage{c: c}
+		if err := s.RecvMsg(m); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if m.err != nil {
+			t.Fatalf("message %d: the call made by Unmarshal: %v", i, m.err)
+		}
+	}
+	if err := s.RecvMsg(&types.BytesValue{}); err != io.EOF {
+		t.Fatalf("after the last message: %v, want io.EOF", err)
+	}
+}
+
+// scribbler looks generated, so its frames are lent, and appends to its
+// input, which writes into the spare capacity of the slice it is given.
+type scribbler struct{ lendProbe }
+
+func (m *scribbler) Unmarshal(p []byte) error {
+	_ = append(p, make([]byte, 64)...)
+	return nil
+}
+
+// TestStreamLentFrameHasNoSpareCapacity: a lent frame's data ends where the
+// frame does; an Unmarshal that appends to it cannot overwrite the frames
+// buffered behind it.
+func TestStreamLentFrameHasNoSpareCapacity(t *testing.T) {
+	checkLeaks(t)
+	const n = 200
+	_, _, path := startStreamServer(t)
+	c := dial(t, path)
+	s, err := c.NewStream(testCtx(t), serverStreamDesc, testService, "Download", &types.StringValue{Value: fmt.Sprintf("%d 10", n)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if i%2 == 0 {
+			if err := s.RecvMsg(&scribbler{}); err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+			continue
+		}
+		var m types.BytesValue
+		if err := s.RecvMsg(&m); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if want := fmt.Sprintf("%d:%s", i, strings.Repeat("x", 10)); string(m.Value) != want {
+			t.Fatalf("message %d: %q, want %q", i, m.Value, want)
+		}
+	}
+	if err := s.RecvMsg(&types.BytesValue{}); err != io.EOF {
+		t.Fatalf("after the last message: %v, want io.EOF", err)
 	}
 }
