@@ -185,24 +185,14 @@ func (r *frameReader) read() (messageHeader, *[]byte, error) {
 // buffered reports whether the whole next frame is already in the reader's
 // buffer, so that read returns it without touching the connection.
 func (r *frameReader) buffered() bool {
-	if r.hn != 0 {
-		return false // in the middle of a frame
-	}
-	n := r.br.Buffered()
-	if n < messageHeaderLength {
-		return false
-	}
-	b, err := r.br.Peek(messageHeaderLength) // within Buffered: does not read
-	if err != nil {
-		return false
-	}
-	return uint64(n-messageHeaderLength) >= uint64(binary.BigEndian.Uint32(b))
+	_, _, ok := r.peek()
+	return ok
 }
 
 // peek returns the next frame, header and data, when all of it is already
 // in the reader's buffer, without copying it: data points into the buffer
 // and stays valid until the next call on r. The caller then either skips
-// the frame (skipPeeked) or leaves it to the next read.
+// the frame (discard) or leaves it to the next read.
 func (r *frameReader) peek() (messageHeader, []byte, bool) {
 	if r.hn != 0 {
 		return messageHeader{}, nil, false // in the middle of a frame
@@ -243,9 +233,10 @@ func (r *frameReader) fill() error {
 	return err
 }
 
-// skipPeeked consumes the frame that peek returned.
-func (r *frameReader) skipPeeked(h messageHeader) {
-	r.br.Discard(messageHeaderLength + int(h.Length))
+// discard consumes the n bytes (header and data) of the frame that peek
+// returned.
+func (r *frameReader) discard(n int) {
+	r.br.Discard(n)
 }
 
 // noEOF turns an EOF in the middle of a frame into ErrUnexpectedEOF.

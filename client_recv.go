@@ -62,7 +62,6 @@ const (
 type readSide struct {
 	last   *clientStream // the stream of the last data frame delivered
 	lastID streamID
-	lent   messageHeader // the frame lent by readFor, until given back
 
 	owner       int
 	call        *clientStream // with readerCaller
@@ -399,7 +398,6 @@ func (c *Client) readFor(s *clientStream, lend bool) (lent inFrame, ok bool) {
 		}
 		if empty && lend && s.desc.StreamingServer && c.reader.fill() == nil {
 			if h, b, ok := c.reader.peek(); ok && h.StreamID == s.id && h.Type == messageTypeData && h.Flags == 0 {
-				c.rd.lent = h
 				s.lentData = b
 				return inFrame{p: &s.lentData, typ: h.Type, lent: true}, true
 			}
@@ -427,10 +425,11 @@ func (c *Client) readFor(s *clientStream, lend bool) (lent inFrame, ok bool) {
 	return inFrame{}, false
 }
 
-// giveBack is how RecvMsg returns a frame lent by readFor: the frame is
-// skipped in the reader's buffer and the read side passed on.
-func (c *Client) giveBack() {
-	c.reader.skipPeeked(c.rd.lent)
+// giveBack is how RecvMsg returns a frame lent by readFor: the frame's n
+// bytes (header and data) are skipped in the reader's buffer and the read
+// side passed on.
+func (c *Client) giveBack(n int) {
+	c.reader.discard(n)
 	c.mu.Lock()
 	c.passReadSideLocked(false)
 	c.mu.Unlock()

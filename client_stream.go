@@ -361,9 +361,6 @@ func (s *clientStream) RecvMsg(m interface{}) error {
 	}
 }
 
-// next waits for the stream's next frame: it reads it from the connection
-// itself when nobody else reads (client_recv.go), or takes it from its
-// queue once somebody has delivered it.
 // decode decodes the message in f into m and gives f back, even should the
 // message's Unmarshal panic: a lent frame holds the read side.
 func (s *clientStream) decode(f inFrame, m interface{}) error {
@@ -378,12 +375,15 @@ func (s *clientStream) release(f inFrame) {
 		bufpool.Put(f.p)
 		return
 	}
+	n := f.size() // f.p points at lentData
 	s.lentData = nil
-	s.c.giveBack()
+	s.c.giveBack(n)
 }
 
-// next returns the stream's next frame, reading the connection if nobody
-// else does. lend allows a frame lent by the reader (see readFor).
+// next waits for the stream's next frame: it reads it from the connection
+// itself when nobody else reads (client_recv.go), or takes it from its
+// queue once somebody has delivered it. lend allows a frame lent by the
+// reader (see readFor).
 func (s *clientStream) next(lend bool) (inFrame, int, error) {
 	c := s.c
 	for {

@@ -128,7 +128,7 @@ func TestFrameReaderPeek(t *testing.T) {
 			t.Fatalf("peek: ok %v, header %+v, %d bytes; want stream %d with %d intact bytes",
 				ok, h, len(data), readHeader(f).StreamID, len(f)-messageHeaderLength)
 		}
-		r.skipPeeked(h)
+		r.discard(messageHeaderLength + len(data))
 	}
 
 	// Two whole frames in one write: both lent, one after the other.

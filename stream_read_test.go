@@ -204,13 +204,7 @@ func (m *lendProbe) Unmarshal([]byte) error {
 func TestStreamLentMessageDecodePanics(t *testing.T) {
 	checkLeaks(t)
 	const n = 200
-	_, _, path := startStreamServer(t)
-	c := dial(t, path)
-	ctx := testCtx(t)
-	s, err := c.NewStream(ctx, serverStreamDesc, testService, "Download", &types.StringValue{Value: fmt.Sprintf("%d 100", n)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, s := openDownload(t, n, 100)
 	got, lent := 0, false
 	for got < n && !lent {
 		probe := &lendProbe{c: c}
@@ -229,19 +223,11 @@ func TestStreamLentMessageDecodePanics(t *testing.T) {
 		t.Fatalf("none of %d messages was lent", got)
 	}
 	for ; got < n; got++ {
-		var m types.BytesValue
-		if err := s.RecvMsg(&m); err != nil {
-			t.Fatalf("message %d after the panic: %v", got, err)
-		}
-		if want := fmt.Sprintf("%d:", got); !strings.HasPrefix(string(m.Value), want) {
-			t.Fatalf("message %d after the panic: %.10q", got, m.Value)
-		}
+		recvDownloaded(t, s, got, 100)
 	}
-	if err := s.RecvMsg(&types.BytesValue{}); err != io.EOF {
-		t.Fatalf("after the last message: %v, want io.EOF", err)
-	}
+	wantEOF(t, s)
 	var resp types.BytesValue
-	if err := c.Call(ctx, testService, "Echo", &types.BytesValue{Value: []byte("still")}, &resp); err != nil || string(resp.Value) != "still" {
+	if err := c.Call(testCtx(t), testService, "Echo", &types.BytesValue{Value: []byte("still")}, &resp); err != nil || string(resp.Value) != "still" {
 		t.Fatalf("call after the panic: %q, %v", resp.Value, err)
 	}
 }
@@ -267,12 +253,7 @@ func (m *reentrantMessage) Unmarshal([]byte) error {
 func TestStreamUnmarshalCallsSameClient(t *testing.T) {
 	checkLeaks(t)
 	const n = 50
-	_, _, path := startStreamServer(t)
-	c := dial(t, path)
-	s, err := c.NewStream(testCtx(t), serverStreamDesc, testService, "Download", &types.StringValue{Value: fmt.Sprintf("%d 10", n)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, s := openDownload(t, n, 10)
 	for i := 0; i < n; i++ {
 		m := &reentrantMessage{c: c}
 		if err := s.RecvMsg(m); err != nil {
@@ -282,9 +263,7 @@ func TestStreamUnmarshalCallsSameClient(t *testing.T) {
 			t.Fatalf("message %d: the call made by Unmarshal: %v", i, m.err)
 		}
 	}
-	if err := s.RecvMsg(&types.BytesValue{}); err != io.EOF {
-		t.Fatalf("after the last message: %v, want io.EOF", err)
-	}
+	wantEOF(t, s)
 }
 
 // scribbler looks generated, so its frames are lent, and appends to its
@@ -302,12 +281,7 @@ func (m *scribbler) Unmarshal(p []byte) error {
 func TestStreamLentFrameHasNoSpareCapacity(t *testing.T) {
 	checkLeaks(t)
 	const n = 200
-	_, _, path := startStreamServer(t)
-	c := dial(t, path)
-	s, err := c.NewStream(testCtx(t), serverStreamDesc, testService, "Download", &types.StringValue{Value: fmt.Sprintf("%d 10", n)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s := openDownload(t, n, 10)
 	for i := 0; i < n; i++ {
 		if i%2 == 0 {
 			if err := s.RecvMsg(&scribbler{}); err != nil {
@@ -315,14 +289,40 @@ func TestStreamLentFrameHasNoSpareCapacity(t *testing.T) {
 			}
 			continue
 		}
-		var m types.BytesValue
-		if err := s.RecvMsg(&m); err != nil {
-			t.Fatalf("message %d: %v", i, err)
-		}
-		if want := fmt.Sprintf("%d:%s", i, strings.Repeat("x", 10)); string(m.Value) != want {
-			t.Fatalf("message %d: %q, want %q", i, m.Value, want)
-		}
+		recvDownloaded(t, s, i, 10)
 	}
+	wantEOF(t, s)
+}
+
+// openDownload serves a streamService and opens, on a fresh client to it, a
+// Download stream of n messages of size bytes each.
+func openDownload(t *testing.T, n, size int) (*Client, ClientStream) {
+	t.Helper()
+	_, _, path := startStreamServer(t)
+	c := dial(t, path)
+	s, err := c.NewStream(testCtx(t), serverStreamDesc, testService, "Download", &types.StringValue{Value: fmt.Sprintf("%d %d", n, size)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, s
+}
+
+// recvDownloaded receives message i of a Download stream of size-byte
+// messages and checks its contents.
+func recvDownloaded(t *testing.T, s ClientStream, i, size int) {
+	t.Helper()
+	var m types.BytesValue
+	if err := s.RecvMsg(&m); err != nil {
+		t.Fatalf("message %d: %v", i, err)
+	}
+	if want := fmt.Sprintf("%d:%s", i, strings.Repeat("x", size)); string(m.Value) != want {
+		t.Fatalf("message %d: %.20q (%d bytes), want %.20q", i, m.Value, len(m.Value), want)
+	}
+}
+
+// wantEOF checks that a stream has ended cleanly.
+func wantEOF(t *testing.T, s ClientStream) {
+	t.Helper()
 	if err := s.RecvMsg(&types.BytesValue{}); err != io.EOF {
 		t.Fatalf("after the last message: %v, want io.EOF", err)
 	}
