@@ -36,8 +36,14 @@ const (
 // established library skip the unknown field.
 const requestWindowField = 1000
 
-// defaultWindow is the receive window each end grants per stream.
-const defaultWindow = 256 << 10
+// defaultWindow is the receive window each end grants per stream. 512 KiB
+// rather than 256: a grant goes out every quarter of a window, and each one
+// costs a write on one side and a wakeup and a read on the other; halving
+// them took about 5 % of the CPU per message of a fast stream, on both
+// sides (CPU per message measured with perf stat and /proc, one stream of
+// 1 KiB messages between two processes). A stream whose reader stalls holds
+// up to a window on the receiving side (docs/memory.md).
+const defaultWindow = 512 << 10
 
 // maxWindowGrant bounds one grant, and a window a peer announces, so that
 // credit arithmetic cannot overflow.

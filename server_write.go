@@ -2,6 +2,7 @@ package ttrpc
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 
@@ -24,19 +25,34 @@ import (
 // written, and a burst costs a few syscalls rather than one per message. A
 // handler that sends one message and then waits loses nothing either: the
 // flusher runs on the thread the handler leaves.
+//
+// A small message of gogo-generated code is not even given a frame buffer
+// of its own (queueMessage): it is encoded at the end of the tail, one
+// 64 KiB buffer that collects the data frames queued since the flusher last
+// took the queue, and the flusher writes the tail as one piece. Whatever is
+// queued otherwise first seals the tail (moves it to the end of the queue),
+// so frames leave in the order they were queued. Per message this saves a
+// pooled buffer's round trip, an entry in the writev and, as the tail is
+// rewritten while still in the cache, most of the encoding's memory
+// traffic: about a fifth of the server's CPU per message of a fast stream
+// (README, Performance).
 
-// outgoing is a queued frame; p, when set, is the pooled buffer to give
-// back once the frame is written.
+// outgoing is a queued frame, or a sealed tail of frames; p, when set, is
+// the pooled buffer to give back once it is written.
 type outgoing struct {
-	b   []byte
-	p   *[]byte
-	end bool // the frame answers a request: count it done once written
+	b      []byte
+	p      *[]byte
+	size   int  // what it counts in serverWriter.queued
+	frames int  // frames in b
+	end    bool // the frame answers a request: count it done once written
 }
 
 // serverWriter is the write side's state, guarded by mu.
 type serverWriter struct {
 	queue   []outgoing
-	queued  int           // bytes in queue
+	tail    *[]byte       // data frames encoded after the queue, not yet in it; nil or writing is set
+	tailN   int           // frames in tail
+	queued  int           // bytes in queue and tail (a sealed tail's whole buffer)
 	writing bool          // a writer (a direct writer or the flusher) owns the write side
 	added   uint64        // frames ever queued
 	written uint64        // frames ever written (or dropped after a failure)
@@ -63,7 +79,8 @@ func (c *serverConn) write(frame []byte) error {
 		return c.writeOwned(frame)
 	}
 	// Behind queued frames: let the flusher write this one too, and wait.
-	w.queue = append(w.queue, outgoing{b: frame})
+	c.sealLocked()
+	w.queue = append(w.queue, outgoing{b: frame, frames: 1})
 	w.added++
 	mine := w.added
 	c.startFlushLocked()
@@ -103,7 +120,7 @@ func (c *serverConn) queue(ctx context.Context, p *[]byte) error {
 func (c *serverConn) send(ctx context.Context, p *[]byte) error {
 	w := &c.w
 	c.wmu.Lock()
-	if w.writing || len(w.queue) > 0 || w.err != nil {
+	if w.writing || len(w.queue) > 0 || w.tail != nil || w.err != nil {
 		c.wmu.Unlock()
 		return c.enqueue(ctx, p, false)
 	}
@@ -124,7 +141,7 @@ func (c *serverConn) writeOwned(frame []byte) error {
 	if err != nil {
 		c.failLocked(err)
 	}
-	if len(w.queue) > 0 && w.err == nil {
+	if (len(w.queue) > 0 || w.tail != nil) && w.err == nil {
 		go c.flush() // frames queued meanwhile: the flusher takes over
 	} else {
 		w.writing = false
@@ -154,10 +171,18 @@ func (c *serverConn) enqueue(ctx context.Context, p *[]byte, end bool) error {
 		}
 		return ErrClosed
 	}
-	w.queue = append(w.queue, outgoing{b: *p, p: p, end: end})
+	c.sealLocked()
+	w.queue = append(w.queue, outgoing{b: *p, p: p, size: cap(*p), frames: 1, end: end})
 	w.queued += cap(*p)
 	w.added++
 	c.startFlushLocked()
+	return c.waitRoomLocked(ctx)
+}
+
+// waitRoomLocked waits, with wmu held and then released, while more than
+// maxServerQueued bytes are queued.
+func (c *serverConn) waitRoomLocked(ctx context.Context) error {
+	w := &c.w
 	for w.queued > maxServerQueued && w.err == nil {
 		done := w.done
 		c.wmu.Unlock()
@@ -206,7 +231,13 @@ func (c *serverConn) flush() {
 	batch := &fb.frames
 	w := &c.w
 	c.wmu.Lock()
-	for len(w.queue) > 0 && w.err == nil {
+	for w.err == nil {
+		if len(w.queue) < maxFlushBatch {
+			c.sealLocked()
+		}
+		if len(w.queue) == 0 {
+			break
+		}
 		n := copy(batch[:], w.queue)
 		rest := copy(w.queue, w.queue[n:])
 		clear(w.queue[rest:])
@@ -214,12 +245,11 @@ func (c *serverConn) flush() {
 		c.wmu.Unlock()
 
 		bufs := fb.bufs[:0]
-		total, ends := 0, 0
+		total, ends, frames := 0, 0, 0
 		for _, o := range batch[:n] {
 			bufs = append(bufs, o.b)
-			if o.p != nil {
-				total += cap(*o.p)
-			}
+			total += o.size
+			frames += o.frames
 			if o.end {
 				ends++
 			}
@@ -241,7 +271,7 @@ func (c *serverConn) flush() {
 		}
 		c.wmu.Lock()
 		w.queued -= total
-		w.written += uint64(n)
+		w.written += uint64(frames)
 		if err != nil {
 			c.failLocked(err)
 		}
@@ -260,14 +290,15 @@ func (c *serverConn) failLocked(err error) {
 		w.err = err
 		c.conn.Close()
 	}
+	c.sealLocked()
 	ends := 0
 	for _, o := range w.queue {
 		bufpool.Put(o.p)
+		w.written += uint64(o.frames)
 		if o.end {
 			ends++
 		}
 	}
-	w.written += uint64(len(w.queue))
 	w.queue, w.queued = nil, 0
 	c.wakeWritersLocked()
 	if ends > 0 {
@@ -283,4 +314,101 @@ func (c *serverConn) failLocked(err error) {
 func (c *serverConn) wakeWritersLocked() {
 	close(c.w.done)
 	c.w.done = make(chan struct{})
+}
+
+// tailSize is the size of a tail buffer; maxTailMessage bounds the
+// messages encoded into one, which keeps the time spent encoding with the
+// write side held short.
+const (
+	tailSize       = 64 << 10
+	maxTailMessage = 16 << 10
+)
+
+// sealLocked moves the tail, if any, to the end of the queue. A sealed tail
+// counts its whole buffer as queued, so that tails sealed early by other
+// frames cannot hold more memory than maxServerQueued allows.
+func (c *serverConn) sealLocked() {
+	w := &c.w
+	if w.tail == nil {
+		return
+	}
+	w.queued += cap(*w.tail) - len(*w.tail)
+	w.queue = append(w.queue, outgoing{b: *w.tail, p: w.tail, size: cap(*w.tail), frames: w.tailN})
+	w.tail, w.tailN = nil, 0
+}
+
+// queueMessage encodes m, a stream message of n bytes (n <= maxTailMessage)
+// whose encoder is generated code (encodesInPlace), as a data frame of
+// stream id at the end of the tail, and then waits as queue does. It
+// returns m's encoding error, or ErrClosed once the connection has failed.
+func (c *serverConn) queueMessage(ctx context.Context, id streamID, m sizedBufferMarshaler, n int) error {
+	c.wmu.Lock()
+	if c.w.err != nil {
+		c.wmu.Unlock()
+		return ErrClosed
+	}
+	if err := c.appendTailLocked(id, m, n); err != nil {
+		c.wmu.Unlock()
+		return err
+	}
+	c.startFlushLocked()
+	return c.waitRoomLocked(ctx)
+}
+
+// appendTailLocked encodes the frame at the end of the tail, starting a
+// tail if needed. It leaves no empty tail behind when m fails to encode.
+func (c *serverConn) appendTailLocked(id streamID, m sizedBufferMarshaler, n int) error {
+	w := &c.w
+	size := messageHeaderLength + n
+	if w.tail != nil && cap(*w.tail)-len(*w.tail) < size {
+		c.sealLocked()
+	}
+	if w.tail == nil {
+		w.tail = bufpool.Get(tailSize)
+		*w.tail = (*w.tail)[:0]
+	}
+	t := *w.tail
+	f := t[len(t) : len(t)+size]
+	putHeader(f, messageHeader{Length: uint32(n), StreamID: id, Type: messageTypeData})
+	if n > 0 {
+		if err := c.encodeLocked(f[messageHeaderLength:], m); err != nil {
+			c.dropEmptyTailLocked()
+			return err
+		}
+	}
+	*w.tail = t[:len(t)+size]
+	w.tailN++
+	w.queued += size
+	w.added++
+	return nil
+}
+
+// encodeLocked runs m's encoder into b, which is m's Size long. Should the
+// encoder panic, the write side is unlocked, and left as it was, before the
+// panic goes on: a handler that recovers finds the connection working.
+func (c *serverConn) encodeLocked(b []byte, m sizedBufferMarshaler) error {
+	panicked := true
+	defer func() {
+		if panicked {
+			c.dropEmptyTailLocked()
+			c.wmu.Unlock()
+		}
+	}()
+	written, err := m.MarshalToSizedBuffer(b)
+	panicked = false
+	if err != nil {
+		return err
+	}
+	if written != len(b) {
+		return fmt.Errorf("ttrpc: %T marshaled %d bytes, its Size said %d", m, written, len(b))
+	}
+	return nil
+}
+
+// dropEmptyTailLocked gives back a tail that holds no frame.
+func (c *serverConn) dropEmptyTailLocked() {
+	if w := &c.w; w.tail != nil && w.tailN == 0 {
+		bufpool.Put(w.tail)
+		w.tail = nil
+	}
 }

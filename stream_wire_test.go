@@ -13,13 +13,13 @@ import (
 // The stream vectors of PROTOCOL.md (hex, header then data).
 const (
 	vecWatchReq12    = "00 00 00 12 00 00 00 01 01 01  0a 03 73 76 63 12 05 57 61 74 63 68 1a 04 0a 02 68 69"
-	vecWatchReqOurs  = "00 00 00 17 00 00 00 01 01 01  0a 03 73 76 63 12 05 57 61 74 63 68 1a 04 0a 02 68 69 c0 3e 80 80 10"
+	vecWatchReqOurs  = "00 00 00 17 00 00 00 01 01 01  0a 03 73 76 63 12 05 57 61 74 63 68 1a 04 0a 02 68 69 c0 3e 80 80 20"
 	vecWatchAck      = "00 00 00 01 00 00 00 01 04 00  00"
 	vecWatchData     = "00 00 00 03 00 00 00 01 03 00  0a 01 61"
 	vecWatchEnd      = "00 00 00 00 00 00 00 01 03 05"
 	vecUploadReq12   = "00 00 00 0d 00 00 00 03 01 02  0a 03 73 76 63 12 06 55 70 6c 6f 61 64"
-	vecUploadReqOurs = "00 00 00 12 00 00 00 03 01 02  0a 03 73 76 63 12 06 55 70 6c 6f 61 64 c0 3e 80 80 10"
-	vecUploadGrant   = "00 00 00 03 00 00 00 03 04 00  80 80 10"
+	vecUploadReqOurs = "00 00 00 12 00 00 00 03 01 02  0a 03 73 76 63 12 06 55 70 6c 6f 61 64 c0 3e 80 80 20"
+	vecUploadGrant   = "00 00 00 03 00 00 00 03 04 00  80 80 20"
 	vecUploadData    = "00 00 00 03 00 00 00 03 03 00  0a 01 61"
 	vecUploadClose   = "00 00 00 00 00 00 00 03 03 05"
 	vecUploadResp    = "00 00 00 06 00 00 00 03 02 00  12 04 0a 02 6f 6b"

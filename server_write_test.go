@@ -1,0 +1,215 @@
+package ttrpc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gogo/protobuf/types"
+)
+
+// These tests cover the server's tail (server_write.go): small messages of
+// generated code encoded one after another into one buffer, with the
+// connection's write side held while their encoder runs.
+
+// wayward is a message with gogo's generated methods whose encoder does as
+// told: "panic" panics, "error" fails, "short" reports one byte less than
+// its Size; anything else encodes v.
+type wayward struct {
+	how string
+	v   types.BytesValue
+}
+
+func (w *wayward) Reset()         {}
+func (w *wayward) String() string { return w.how }
+func (w *wayward) ProtoMessage()  {}
+func (w *wayward) Size() int      { return w.v.Size() }
+func (w *wayward) MarshalToSizedBuffer(b []byte) (int, error) {
+	switch w.how {
+	case "panic":
+		panic("wayward: encoder panics")
+	case "error":
+		return 0, errors.New("wayward: encoder fails")
+	case "short":
+		n, err := w.v.MarshalToSizedBuffer(b)
+		return n - 1, err
+	}
+	return w.v.MarshalToSizedBuffer(b)
+}
+
+// TestStreamSendEncoderMisbehaves: a message whose encoder panics, fails or
+// lies about its size costs its SendMsg only. The panic reaches the handler
+// (which recovers here), the errors are returned; the stream goes on with
+// the next message, and the connection serves calls and streams after it.
+// Without the unlock on panic, the next SendMsg waits forever for the write
+// side.
+func TestStreamSendEncoderMisbehaves(t *testing.T) {
+	checkLeaks(t)
+	results := make(chan error, 8)
+	s, path := startServer(t, map[string]Method{"Echo": echoMethod})
+	s.RegisterService("wayward", &ServiceDesc{Streams: map[string]Stream{
+		"Send": {StreamingServer: true, Handler: func(ctx context.Context, ss StreamServer) (interface{}, error) {
+			var req types.Empty
+			if err := ss.RecvMsg(&req); err != nil {
+				return nil, err
+			}
+			for _, how := range []string{"panic", "error", "short", "fine", "panic", "fine"} {
+				err := func() (err error) {
+					defer func() {
+						if r := recover(); r != nil {
+							err = fmt.Errorf("panicked: %v", r)
+						}
+					}()
+					return ss.SendMsg(&wayward{how: how, v: types.BytesValue{Value: []byte(how)}})
+				}()
+				results <- err
+			}
+			return nil, nil
+		}},
+	}})
+	c := dial(t, path)
+	ctx := testCtx(t)
+	st, err := c.NewStream(ctx, serverStreamDesc, "wayward", "Send", &types.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		var m types.BytesValue
+		if err := st.RecvMsg(&m); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if string(m.Value) != "fine" {
+			t.Fatalf("message %d is %q, want only the well-encoded ones", i, m.Value)
+		}
+	}
+	if err := st.RecvMsg(&types.BytesValue{}); err != io.EOF {
+		t.Fatalf("after the two good messages: %v, want io.EOF", err)
+	}
+	want := []string{"panicked: wayward: encoder panics", "wayward: encoder fails", "its Size said", "", "panicked", ""}
+	for i, w := range want {
+		err := <-results
+		switch {
+		case w == "" && err != nil:
+			t.Errorf("SendMsg %d: %v, want nil", i, err)
+		case w != "" && (err == nil || !strings.Contains(err.Error(), w)):
+			t.Errorf("SendMsg %d: %v, want an error with %q", i, err, w)
+		}
+	}
+	echo(t, c, []byte("after"))
+	st, err = c.NewStream(ctx, serverStreamDesc, "wayward", "Send", &types.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := st.RecvMsg(&types.BytesValue{}); err != nil {
+			t.Fatalf("second stream, message %d: %v", i, err)
+		}
+	}
+	if err := st.RecvMsg(&types.BytesValue{}); err != io.EOF {
+		t.Fatalf("second stream's end: %v", err)
+	}
+}
+
+// mixedSizes are the sizes of the Download stream of "mixed": small
+// messages that go to the tail between messages too large for it, which are
+// queued as frames of their own.
+var mixedSizes = []int{0, 1, 1000, maxTailMessage, maxTailMessage + 1, 3, 100 << 10, 5, 7, 300 << 10, 9}
+
+// mixedMessage is message i of the mixed stream: its number, then filler.
+func mixedMessage(i int) []byte {
+	b := bytes.Repeat([]byte{byte(i)}, mixedSizes[i%len(mixedSizes)]+8)
+	copy(b, fmt.Sprintf("%07d:", i))
+	return b
+}
+
+const mixedCount = 300
+
+// downloadMixed reads one Download stream of "mixed" and checks it.
+func downloadMixed(ctx context.Context, c *Client) error {
+	st, err := c.NewStream(ctx, serverStreamDesc, "mixed", "Download", &types.Empty{})
+	if err != nil {
+		return err
+	}
+	for i := 0; i < mixedCount; i++ {
+		var m types.BytesValue
+		if err := st.RecvMsg(&m); err != nil {
+			return fmt.Errorf("message %d: %w", i, err)
+		}
+		if want := mixedMessage(i); !bytes.Equal(m.Value, want) {
+			return fmt.Errorf("message %d: %d bytes starting %q, want %d starting %q", i, len(m.Value), m.Value[:min(8, len(m.Value))], len(want), want[:8])
+		}
+	}
+	if err := st.RecvMsg(&types.BytesValue{}); err != io.EOF {
+		return fmt.Errorf("end of stream: %v", err)
+	}
+	return nil
+}
+
+// TestStreamTailKeepsOrder: small messages encoded into the tail, large
+// ones queued as frames of their own, several streams at once and unary
+// replies written in between all arrive whole and, per stream, in order.
+func TestStreamTailKeepsOrder(t *testing.T) {
+	checkLeaks(t)
+	s, path := startServer(t, map[string]Method{"Echo": echoMethod})
+	s.RegisterService("mixed", &ServiceDesc{Streams: map[string]Stream{
+		"Download": {StreamingServer: true, Handler: func(ctx context.Context, ss StreamServer) (interface{}, error) {
+			var req types.Empty
+			if err := ss.RecvMsg(&req); err != nil {
+				return nil, err
+			}
+			for i := 0; i < mixedCount; i++ {
+				if err := ss.SendMsg(&types.BytesValue{Value: mixedMessage(i)}); err != nil {
+					return nil, err
+				}
+			}
+			return nil, nil
+		}},
+	}})
+	c := dial(t, path)
+	ctx := testCtx(t)
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() { // unary replies written between the streams' frames
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			in := &types.BytesValue{Value: []byte(fmt.Sprint(i))}
+			var out types.BytesValue
+			if err := c.Call(ctx, testService, "Echo", in, &out); err != nil || !bytes.Equal(out.Value, in.Value) {
+				errs <- fmt.Errorf("echo %d: %v, got %q", i, err, out.Value)
+				return
+			}
+		}
+	}()
+	var streams sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		streams.Add(1)
+		go func() {
+			defer streams.Done()
+			for r := 0; r < 2; r++ {
+				if err := downloadMixed(ctx, c); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	streams.Wait()
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
