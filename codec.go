@@ -101,25 +101,6 @@ func decodesInPlace(msg interface{}) bool {
 	return false
 }
 
-// encodesInPlace returns msg's encoder when it is gogo-generated code: the
-// marshaler plugin's Size and MarshalToSizedBuffer on a protobuf message
-// type, msg not a nil pointer. Such an encoder runs in bounded time, writes
-// only into the slice it is given and never calls into ttrpc, so a server
-// stream may run it with the connection's write side held, encoding the
-// message straight into the batch of frames the flusher writes next
-// (serverConn.queueMessage). Other encoders run unlocked, into a frame of
-// their own.
-func encodesInPlace(msg interface{}) (sizedBufferMarshaler, bool) {
-	m, ok := msg.(interface {
-		sizedBufferMarshaler
-		messageV1
-	})
-	if !ok || isNilPointer(msg) {
-		return nil, false
-	}
-	return m, true
-}
-
 // Marshal encodes msg into a new slice.
 func (c codec) Marshal(msg interface{}) ([]byte, error) {
 	b := []byte{}

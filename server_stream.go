@@ -221,17 +221,6 @@ func (ss *serverStream) SendMsg(m interface{}) error {
 	if err := ss.ctx.Err(); err != nil {
 		return err
 	}
-	answered := ss.answered.Load()
-	if gm, ok := encodesInPlace(m); ok && !answered {
-		// The common case of a stream sending one message after another:
-		// encoded straight into the batch the flusher writes next.
-		if n := gm.Size(); n <= maxTailMessage {
-			if err := ss.credit.Take(ss.ctx, int64(messageHeaderLength+n), ss.c.done, ErrClosed, ErrStreamClosed); err != nil {
-				return err
-			}
-			return ss.c.queueMessage(ss.ctx, ss.id, gm, n)
-		}
-	}
 	frame, err := encodeDataFrame(m)
 	if err != nil {
 		return err
@@ -241,7 +230,7 @@ func (ss *serverStream) SendMsg(m interface{}) error {
 		bufpool.Put(frame)
 		return err
 	}
-	if answered && ss.answered.Swap(false) { // a swap is a full barrier: look first
+	if ss.answered.Load() && ss.answered.Swap(false) { // a swap is a full barrier: look first
 		return ss.c.send(ss.ctx, frame)
 	}
 	return ss.c.queue(ss.ctx, frame)

@@ -2,7 +2,6 @@ package ttrpc
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"sync"
 
@@ -26,16 +25,18 @@ import (
 // handler that sends one message and then waits loses nothing either: the
 // flusher runs on the thread the handler leaves.
 //
-// A small message of gogo-generated code is not even given a frame buffer
-// of its own (queueMessage): it is encoded at the end of the tail, one
-// 64 KiB buffer that collects the data frames queued since the flusher last
-// took the queue, and the flusher writes the tail as one piece. Whatever is
-// queued otherwise first seals the tail (moves it to the end of the queue),
-// so frames leave in the order they were queued. Per message this saves a
-// pooled buffer's round trip, an entry in the writev and, as the tail is
-// rewritten while still in the cache, most of the encoding's memory
-// traffic: about a fifth of the server's CPU per message of a fast stream
-// (README, Performance).
+// A small queued frame (a stream message of up to 16 KiB, a window grant)
+// does not stay in its own buffer: it is copied to the end of the tail, one
+// 64 KiB buffer that collects the frames queued since the flusher last took
+// the queue, and the flusher writes the tail as one piece. Whatever else is
+// queued first seals the tail (moves it to the end of the queue), so frames
+// leave in the order they were queued. The copy is made by the sender, from
+// a frame it has just encoded into a buffer that goes straight back to its
+// pool, into a tail that is rewritten while still in the cache; it saves a
+// writev entry and the flusher's work per frame, and the trips of buffers
+// between the sender's and the flusher's processors: about a quarter of the
+// server's CPU per message of a fast stream (README, Performance). The
+// encoder itself runs before any lock is taken, whatever the message.
 
 // outgoing is a queued frame, or a sealed tail of frames; p, when set, is
 // the pooled buffer to give back once it is written.
@@ -171,9 +172,14 @@ func (c *serverConn) enqueue(ctx context.Context, p *[]byte, end bool) error {
 		}
 		return ErrClosed
 	}
-	c.sealLocked()
-	w.queue = append(w.queue, outgoing{b: *p, p: p, size: cap(*p), frames: 1, end: end})
-	w.queued += cap(*p)
+	if !end && len(*p) <= maxTailFrame {
+		c.appendTailLocked(*p)
+		bufpool.Put(p) // copied while still in this thread's cache
+	} else {
+		c.sealLocked()
+		w.queue = append(w.queue, outgoing{b: *p, p: p, size: cap(*p), frames: 1, end: end})
+		w.queued += cap(*p)
+	}
 	w.added++
 	c.startFlushLocked()
 	return c.waitRoomLocked(ctx)
@@ -316,12 +322,11 @@ func (c *serverConn) wakeWritersLocked() {
 	c.w.done = make(chan struct{})
 }
 
-// tailSize is the size of a tail buffer; maxTailMessage bounds the
-// messages encoded into one, which keeps the time spent encoding with the
-// write side held short.
+// tailSize is the size of a tail buffer; maxTailFrame bounds the frames
+// copied into one: larger ones cost more to copy than a writev entry.
 const (
-	tailSize       = 64 << 10
-	maxTailMessage = 16 << 10
+	tailSize     = 64 << 10
+	maxTailFrame = 16 << 10
 )
 
 // sealLocked moves the tail, if any, to the end of the queue. A sealed tail
@@ -337,78 +342,18 @@ func (c *serverConn) sealLocked() {
 	w.tail, w.tailN = nil, 0
 }
 
-// queueMessage encodes m, a stream message of n bytes (n <= maxTailMessage)
-// whose encoder is generated code (encodesInPlace), as a data frame of
-// stream id at the end of the tail, and then waits as queue does. It
-// returns m's encoding error, or ErrClosed once the connection has failed.
-func (c *serverConn) queueMessage(ctx context.Context, id streamID, m sizedBufferMarshaler, n int) error {
-	c.wmu.Lock()
-	if c.w.err != nil {
-		c.wmu.Unlock()
-		return ErrClosed
-	}
-	if err := c.appendTailLocked(id, m, n); err != nil {
-		c.wmu.Unlock()
-		return err
-	}
-	c.startFlushLocked()
-	return c.waitRoomLocked(ctx)
-}
-
-// appendTailLocked encodes the frame at the end of the tail, starting a
-// tail if needed. It leaves no empty tail behind when m fails to encode.
-func (c *serverConn) appendTailLocked(id streamID, m sizedBufferMarshaler, n int) error {
+// appendTailLocked copies frame to the end of the tail, starting a tail
+// when there is none or it is full.
+func (c *serverConn) appendTailLocked(frame []byte) {
 	w := &c.w
-	size := messageHeaderLength + n
-	if w.tail != nil && cap(*w.tail)-len(*w.tail) < size {
+	if w.tail != nil && cap(*w.tail)-len(*w.tail) < len(frame) {
 		c.sealLocked()
 	}
 	if w.tail == nil {
 		w.tail = bufpool.Get(tailSize)
 		*w.tail = (*w.tail)[:0]
 	}
-	t := *w.tail
-	f := t[len(t) : len(t)+size]
-	putHeader(f, messageHeader{Length: uint32(n), StreamID: id, Type: messageTypeData})
-	if n > 0 {
-		if err := c.encodeLocked(f[messageHeaderLength:], m); err != nil {
-			c.dropEmptyTailLocked()
-			return err
-		}
-	}
-	*w.tail = t[:len(t)+size]
+	*w.tail = append(*w.tail, frame...)
 	w.tailN++
-	w.queued += size
-	w.added++
-	return nil
-}
-
-// encodeLocked runs m's encoder into b, which is m's Size long. Should the
-// encoder panic, the write side is unlocked, and left as it was, before the
-// panic goes on: a handler that recovers finds the connection working.
-func (c *serverConn) encodeLocked(b []byte, m sizedBufferMarshaler) error {
-	panicked := true
-	defer func() {
-		if panicked {
-			c.dropEmptyTailLocked()
-			c.wmu.Unlock()
-		}
-	}()
-	written, err := m.MarshalToSizedBuffer(b)
-	panicked = false
-	if err != nil {
-		return err
-	}
-	if written != len(b) {
-		return fmt.Errorf("ttrpc: %T marshaled %d bytes, its Size said %d", m, written, len(b))
-	}
-	return nil
-}
-
-// dropEmptyTailLocked gives back a tail that holds no frame.
-func (c *serverConn) dropEmptyTailLocked() {
-	if w := &c.w; w.tail != nil && w.tailN == 0 {
-		bufpool.Put(w.tail)
-		w.tail = nil
-	}
+	w.queued += len(frame)
 }

@@ -13,9 +13,9 @@ import (
 	"github.com/gogo/protobuf/types"
 )
 
-// These tests cover the server's tail (server_write.go): small messages of
-// generated code encoded one after another into one buffer, with the
-// connection's write side held while their encoder runs.
+// These tests cover the server's stream sends and its tail
+// (server_write.go): small frames copied one after another into one buffer
+// that the flusher writes whole.
 
 // wayward is a message with gogo's generated methods whose encoder does as
 // told: "panic" panics, "error" fails, "short" reports one byte less than
@@ -46,8 +46,6 @@ func (w *wayward) MarshalToSizedBuffer(b []byte) (int, error) {
 // lies about its size costs its SendMsg only. The panic reaches the handler
 // (which recovers here), the errors are returned; the stream goes on with
 // the next message, and the connection serves calls and streams after it.
-// Without the unlock on panic, the next SendMsg waits forever for the write
-// side.
 func TestStreamSendEncoderMisbehaves(t *testing.T) {
 	checkLeaks(t)
 	results := make(chan error, 8)
@@ -118,7 +116,7 @@ func TestStreamSendEncoderMisbehaves(t *testing.T) {
 // mixedSizes are the sizes of the Download stream of "mixed": small
 // messages that go to the tail between messages too large for it, which are
 // queued as frames of their own.
-var mixedSizes = []int{0, 1, 1000, maxTailMessage, maxTailMessage + 1, 3, 100 << 10, 5, 7, 300 << 10, 9}
+var mixedSizes = []int{0, 1, 1000, maxTailFrame - 18, maxTailFrame - 17, maxTailFrame, 3, 100 << 10, 5, 7, 300 << 10, 9}
 
 // mixedMessage is message i of the mixed stream: its number, then filler.
 func mixedMessage(i int) []byte {
@@ -212,4 +210,187 @@ func TestStreamTailKeepsOrder(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// TestStreamSendFailedEncodeKeepsCredit: a SendMsg whose message fails to
+// encode spends none of the stream's window. Forty failed 16 KB messages
+// are more than the window: were their credit spent, the good message after
+// them would wait for a grant that never comes.
+func TestStreamSendFailedEncodeKeepsCredit(t *testing.T) {
+	checkLeaks(t)
+	s, path := startServer(t, nil)
+	sent := make(chan error, 1)
+	s.RegisterService("credit", &ServiceDesc{Streams: map[string]Stream{
+		"Send": {StreamingServer: true, Handler: func(ctx context.Context, ss StreamServer) (interface{}, error) {
+			if err := ss.RecvMsg(&types.Empty{}); err != nil {
+				return nil, err
+			}
+			if err := ss.SendMsg(&types.BytesValue{Value: []byte("first")}); err != nil {
+				sent <- err
+				return nil, err
+			}
+			bad := &wayward{how: "error", v: types.BytesValue{Value: make([]byte, 16000)}}
+			for i := 0; i < 40; i++ {
+				if err := ss.SendMsg(bad); err == nil || ctx.Err() != nil {
+					sent <- fmt.Errorf("failing SendMsg %d: %v (ctx %v)", i, err, ctx.Err())
+					return nil, nil
+				}
+			}
+			err := ss.SendMsg(&types.BytesValue{Value: []byte("after")})
+			sent <- err
+			return nil, err
+		}},
+	}})
+	c := dial(t, path)
+	st, err := c.NewStream(testCtx(t), serverStreamDesc, "credit", "Send", &types.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"first", "after"} {
+		var m types.BytesValue
+		if err := st.RecvMsg(&m); err != nil || string(m.Value) != want {
+			t.Fatalf("RecvMsg: %v, %q; want %q", err, m.Value, want)
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Errorf("handler: %v", err)
+	}
+}
+
+// sizeLiar is a message whose Size is what it says.
+type sizeLiar struct{ size int }
+
+func (m *sizeLiar) Reset()                                     {}
+func (m *sizeLiar) String() string                             { return "sizeLiar" }
+func (m *sizeLiar) ProtoMessage()                              {}
+func (m *sizeLiar) Size() int                                  { return m.size }
+func (m *sizeLiar) MarshalToSizedBuffer(b []byte) (int, error) { return len(b), nil }
+
+// TestStreamSendNegativeSize: a message whose Size is negative makes its
+// SendMsg panic or fail, and nothing else: the stream's earlier and later
+// messages arrive, and the connection serves calls.
+func TestStreamSendNegativeSize(t *testing.T) {
+	checkLeaks(t)
+	s, path := startServer(t, map[string]Method{"Echo": echoMethod})
+	outcome := make(chan string, 1)
+	s.RegisterService("liar", &ServiceDesc{Streams: map[string]Stream{
+		"Send": {StreamingServer: true, Handler: func(ctx context.Context, ss StreamServer) (interface{}, error) {
+			if err := ss.RecvMsg(&types.Empty{}); err != nil {
+				return nil, err
+			}
+			if err := ss.SendMsg(&types.BytesValue{Value: []byte("first")}); err != nil {
+				return nil, err
+			}
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						outcome <- fmt.Sprint("panicked: ", r)
+					}
+				}()
+				outcome <- fmt.Sprint("returned: ", ss.SendMsg(&sizeLiar{size: -1}))
+			}()
+			return nil, ss.SendMsg(&types.BytesValue{Value: []byte("after")})
+		}},
+	}})
+	c := dial(t, path)
+	st, err := c.NewStream(testCtx(t), serverStreamDesc, "liar", "Send", &types.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"first", "after"} {
+		var m types.BytesValue
+		if err := st.RecvMsg(&m); err != nil || string(m.Value) != want {
+			t.Fatalf("RecvMsg: %v, %q; want %q", err, m.Value, want)
+		}
+	}
+	if got := <-outcome; got == "returned: <nil>" {
+		t.Errorf("SendMsg of a message of Size -1 succeeded")
+	}
+	echo(t, c, []byte("after"))
+}
+
+// lockedMsg is a message whose encoder takes mu.
+type lockedMsg struct {
+	mu      *sync.Mutex
+	entered chan struct{} // closed when the encoder starts
+	v       types.BytesValue
+}
+
+func (m *lockedMsg) Reset()         {}
+func (m *lockedMsg) String() string { return "lockedMsg" }
+func (m *lockedMsg) ProtoMessage()  {}
+func (m *lockedMsg) Size() int      { return m.v.Size() }
+func (m *lockedMsg) MarshalToSizedBuffer(b []byte) (int, error) {
+	close(m.entered)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.v.MarshalToSizedBuffer(b)
+}
+
+// TestStreamSendEncoderMayWait: an encoder that waits for another stream's
+// handler holds up nothing of the connection's. Stream B's encoder waits
+// for a mutex that stream A's handler holds across a SendMsg of its own;
+// were B's encoder run with the write side held, A's SendMsg could not
+// finish and neither stream would.
+func TestStreamSendEncoderMayWait(t *testing.T) {
+	checkLeaks(t)
+	s, path := startServer(t, nil)
+	var shared sync.Mutex
+	aHolds := make(chan struct{})
+	bEncoding := make(chan struct{})
+	s.RegisterService("wait", &ServiceDesc{Streams: map[string]Stream{
+		"A": {StreamingServer: true, Handler: func(ctx context.Context, ss StreamServer) (interface{}, error) {
+			if err := ss.RecvMsg(&types.Empty{}); err != nil {
+				return nil, err
+			}
+			if err := ss.SendMsg(&types.BytesValue{Value: []byte("a0")}); err != nil {
+				return nil, err
+			}
+			shared.Lock()
+			close(aHolds)
+			select {
+			case <-bEncoding:
+			case <-ctx.Done():
+			}
+			err := ss.SendMsg(&types.BytesValue{Value: []byte("a1")})
+			shared.Unlock()
+			return nil, err
+		}},
+		"B": {StreamingServer: true, Handler: func(ctx context.Context, ss StreamServer) (interface{}, error) {
+			if err := ss.RecvMsg(&types.Empty{}); err != nil {
+				return nil, err
+			}
+			if err := ss.SendMsg(&types.BytesValue{Value: []byte("b0")}); err != nil {
+				return nil, err
+			}
+			<-aHolds
+			return nil, ss.SendMsg(&lockedMsg{mu: &shared, entered: bEncoding, v: types.BytesValue{Value: []byte("b1")}})
+		}},
+	}})
+	c := dial(t, path)
+	ctx := testCtx(t)
+	var wg sync.WaitGroup
+	for _, name := range []string{"A", "B"} {
+		name := name
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := c.NewStream(ctx, serverStreamDesc, "wait", name, &types.Empty{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for i := 0; i < 2; i++ {
+				var m types.BytesValue
+				if err := st.RecvMsg(&m); err != nil {
+					t.Errorf("stream %s message %d: %v", name, i, err)
+					return
+				}
+			}
+			if err := st.RecvMsg(&types.BytesValue{}); err != io.EOF {
+				t.Errorf("stream %s end: %v", name, err)
+			}
+		}()
+	}
+	wg.Wait()
 }
