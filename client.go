@@ -337,7 +337,7 @@ func (c *Client) awaitQueue(ctx context.Context, s *clientStream) (inFrame, erro
 // servers of the established 1.2 line refuse an id below one they have seen.
 func (c *Client) open(s *clientStream, frame *[]byte, start int) error {
 	c.mu.Lock()
-	if c.closed {
+	if c.closed || c.ws.broken {
 		c.mu.Unlock()
 		bufpool.Put(frame)
 		return c.closeErr

@@ -47,6 +47,7 @@ type writeSide struct {
 	queued  int           // bytes in queue
 	space   chan struct{} // closed when queued drops below maxQueued; nil if nobody waits
 	wake    chan struct{} // capacity 1: hands the write side to the sender goroutine
+	broken  bool          // a write failed: nothing more is written (writeFailed)
 
 	// Direct writes (client_send_unix.go). Set up once by initDirectWrite,
 	// then used by the writer only.
@@ -82,10 +83,10 @@ func (c *Client) writeLocked(of outFrame) {
 }
 
 // write queues a frame from a goroutine that does not hold c.mu. A frame for
-// a closed client is dropped.
+// a closed client, or one whose writes have failed, is dropped.
 func (c *Client) write(of outFrame) {
 	c.mu.Lock()
-	if c.closed {
+	if c.closed || c.ws.broken {
 		c.mu.Unlock()
 		bufpool.Put(of.frame)
 		return
@@ -102,7 +103,7 @@ func (c *Client) waitQueueSpace(s *clientStream) error {
 	defer c.stopWaiting(s, waitDrain)
 	for {
 		c.mu.Lock()
-		if c.closed {
+		if c.closed || c.ws.broken {
 			c.mu.Unlock()
 			return c.closeErr
 		}
@@ -138,9 +139,8 @@ func (c *Client) writeDirect(of outFrame) {
 	b := (*of.frame)[of.start:]
 	n, err := c.ws.direct.write(b)
 	if err != nil {
-		// Part of a frame may be out: the connection is unusable.
 		bufpool.Put(of.frame)
-		c.shutdown()
+		c.writeFailed()
 		return
 	}
 	if n < len(b) {
@@ -246,7 +246,7 @@ func (c *Client) send() {
 				batch[i] = outFrame{}
 			}
 			if err != nil {
-				c.shutdown()
+				c.writeFailed()
 				return
 			}
 			c.mu.Lock()
@@ -257,5 +257,50 @@ func (c *Client) send() {
 			}
 			c.mu.Unlock()
 		}
+	}
+}
+
+// writeFailed stops the write side after a failed write: part of a frame may
+// be out, so nothing more may be written. Replies the server sent before it
+// went may still wait in the socket, though: a server shutting down
+// gracefully closes the connection once its last reply is out, and a window
+// grant written meanwhile fails. So on a connection whose write half can be
+// closed on its own (unix and TCP sockets), the client closes just that,
+// which tells a server still there to hang up, and reads on, counted as a
+// waiter for good, until the connection ends; it shuts down then, as when
+// the server hangs up. Calls and streams under way get the replies that
+// came, or ErrClosed at the end; new ones, and every SendMsg, fail with
+// ErrClosed at once; queued frames are dropped. On other connections the
+// client shuts down at once. The writer that failed keeps the write side,
+// so nobody writes again.
+func (c *Client) writeFailed() {
+	cw, ok := c.conn.(interface{ CloseWrite() error })
+	if !ok {
+		c.shutdown()
+		return
+	}
+	c.mu.Lock()
+	ws := &c.ws
+	if ws.broken || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	ws.broken = true
+	for _, of := range ws.queue {
+		bufpool.Put(of.frame)
+	}
+	ws.queue, ws.queued = nil, 0
+	if ws.space != nil {
+		close(ws.space)
+		ws.space = nil
+	}
+	c.rd.waiting.Add(1)
+	if c.rd.owner == readerNone {
+		c.rd.owner = readerReceiver
+		c.rwake <- struct{}{} // cannot block: a token is sent only when the receiver is not reading
+	}
+	c.mu.Unlock()
+	if cw.CloseWrite() != nil {
+		c.shutdown()
 	}
 }
