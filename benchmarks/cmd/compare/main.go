@@ -24,7 +24,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,18 +42,26 @@ import (
 )
 
 var (
-	serve    = flag.String("serve", "", "internal: run as the server of this implementation (ttrpc, grpc or raw)")
-	sock     = flag.String("sock", "", "internal: socket path for -serve")
-	duration = flag.Duration("d", time.Second, "duration of each throughput and latency measurement")
-	rounds   = flag.Int("rounds", 3, "measurements per workload and implementation (the median is reported)")
-	idleConn = flag.Int("conns", 100, "idle connections opened to measure per-connection memory")
-	only     = flag.String("only", "", `run only one part: "streams" (the stream workloads), "unary" (everything else); "" runs both`)
+	serve        = flag.String("serve", "", "internal: run as the server of this implementation (ttrpc, grpc or raw)")
+	sock         = flag.String("sock", "", "internal: socket path for -serve")
+	duration     = flag.Duration("d", time.Second, "duration of each throughput and latency measurement")
+	rounds       = flag.Int("rounds", 3, "measurements per workload and implementation (the median is reported)")
+	idleConn     = flag.Int("conns", 100, "idle connections opened to measure per-connection memory")
+	streamClient = flag.String("stream-client", "", "internal: run one stream workload as a client of this implementation (ttrpc or grpc) against -sock; arguments WORKLOAD A B SIZE DURATION as ministream's, prints the rate")
+	only         = flag.String("only", "", `run only one part: "streams" (the stream workloads), "unary" (everything else); "" runs both`)
 )
 
 func main() {
 	flag.Parse()
 	if *serve != "" {
 		runServer(*serve, *sock)
+		return
+	}
+	if *streamClient != "" {
+		if err := runStreamClient(*streamClient, *sock, flag.Args()); err != nil {
+			fmt.Fprintln(os.Stderr, "compare -stream-client:", err)
+			os.Exit(1)
+		}
 		return
 	}
 	if err := compare(); err != nil {
@@ -424,12 +431,8 @@ func compare() error {
 		}
 	}
 	if *only != "unary" {
-		// The stream clients of this module and grpc-go run in this
-		// process: start them as a -only streams run would, without the
-		// unary part's garbage and returned memory to collect and scavenge
-		// meanwhile (v1.2.10's clients are fresh processes anyway).
-		runtime.GC()
-		debug.FreeOSMemory()
+		// Every library's stream client is a process of its own
+		// (streams.go), so the unary part leaves nothing behind for it.
 		return streamWorkloads(dir, sockets)
 	}
 	return nil

@@ -21,10 +21,11 @@ import (
 
 // The stream workloads: this module's ttrpc, grpc-go and the established
 // ttrpc v1.2.10, each a client and a server in separate processes over a
-// unix socket. This module's and grpc-go's clients run in this process
-// against the -serve processes (which serve the stream service next to the
-// echo service); v1.2.10's client and server are both established/v1.2.10's
-// cmd/ministream, started for each measurement (client) and once (server).
+// unix socket. Every measurement starts a client process of its own: this
+// binary with -stream-client for this module and grpc-go, against the
+// -serve processes (which serve the stream service next to the echo
+// service); established/v1.2.10's cmd/ministream for v1.2.10, against a
+// ministream server started once.
 // The workloads are internal/ttrpcstream's and internal/grpcstream's: the
 // same code for this module and v1.2.10 (a copy), the same shape for
 // grpc-go.
@@ -43,59 +44,99 @@ type streamer interface {
 	serverStreams(streams, perStream int, d time.Duration) (float64, error)
 	bidi(inflight int, d time.Duration) (float64, error)
 	short(d time.Duration) (float64, error)
-	close()
 }
 
-type ttrpcStreamer struct{ c *ttrpc.Client }
+// processStreamer runs each workload in a client process of its own,
+// started with argv plus the workload's arguments, which prints the rate on
+// one line: v1.2.10's ministream, and this binary with -stream-client for
+// this module and grpc-go. Every library's client thus starts from the same
+// state, alone in its process: no other library's heap and goroutines for
+// its garbage collector to scan, nothing left over from earlier workloads.
+type processStreamer struct{ argv []string }
 
-func (s ttrpcStreamer) serverStreams(n, per int, d time.Duration) (float64, error) {
-	return ttrpcstream.ServerStreams(s.c, n, per, streamSize, d)
-}
-func (s ttrpcStreamer) short(d time.Duration) (float64, error) {
-	return ttrpcstream.ShortStreams(s.c, streamSize, d)
-}
-func (s ttrpcStreamer) bidi(inflight int, d time.Duration) (float64, error) {
-	return ttrpcstream.BidiEcho(s.c, streamSize, inflight, d)
-}
-func (s ttrpcStreamer) close() { s.c.Close() }
-
-type grpcStreamer struct{ c *grpc.ClientConn }
-
-func (s grpcStreamer) serverStreams(n, per int, d time.Duration) (float64, error) {
-	return grpcstream.ServerStreams(s.c, n, per, streamSize, d)
-}
-func (s grpcStreamer) short(d time.Duration) (float64, error) {
-	return grpcstream.ShortStreams(s.c, streamSize, d)
-}
-func (s grpcStreamer) bidi(inflight int, d time.Duration) (float64, error) {
-	return grpcstream.BidiEcho(s.c, streamSize, inflight, d)
-}
-func (s grpcStreamer) close() { s.c.Close() }
-
-// externalStreamer runs each workload as a client process of v1.2.10's
-// ministream, which prints the rate.
-type externalStreamer struct{ bin, sock string }
-
-func (s externalStreamer) run(args ...string) (float64, error) {
-	cmd := exec.Command(s.bin, append([]string{"client", s.sock}, args...)...)
+func (s processStreamer) run(args ...string) (float64, error) {
+	cmd := exec.Command(s.argv[0], append(append([]string{}, s.argv[1:]...), args...)...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return 0, fmt.Errorf("ministream client %s: %v", strings.Join(args, " "), err)
+		return 0, fmt.Errorf("%s %s: %v", strings.Join(s.argv, " "), strings.Join(args, " "), err)
 	}
 	return strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
 }
 
-func (s externalStreamer) serverStreams(n, per int, d time.Duration) (float64, error) {
+func (s processStreamer) serverStreams(n, per int, d time.Duration) (float64, error) {
 	return s.run("streams", strconv.Itoa(n), strconv.Itoa(per), strconv.Itoa(streamSize), d.String())
 }
-func (s externalStreamer) bidi(inflight int, d time.Duration) (float64, error) {
+func (s processStreamer) bidi(inflight int, d time.Duration) (float64, error) {
 	return s.run("bidi", strconv.Itoa(inflight), "-", strconv.Itoa(streamSize), d.String())
 }
-func (s externalStreamer) short(d time.Duration) (float64, error) {
+func (s processStreamer) short(d time.Duration) (float64, error) {
 	return s.run("short", "-", "-", strconv.Itoa(streamSize), d.String())
 }
-func (s externalStreamer) close() {}
+
+// runStreamClient is the -stream-client process: one workload of impl's
+// client against the server at sock, with ministream's arguments
+// (WORKLOAD A B SIZE DURATION); it prints the rate.
+func runStreamClient(impl, sock string, args []string) error {
+	if len(args) != 5 {
+		return fmt.Errorf("-stream-client: want WORKLOAD A B SIZE DURATION, got %q", args)
+	}
+	num := func(s string) int {
+		n, _ := strconv.Atoi(s)
+		return n
+	}
+	a, b, size := num(args[1]), num(args[2]), num(args[3])
+	d, err := time.ParseDuration(args[4])
+	if err != nil {
+		return err
+	}
+	var rate float64
+	switch impl {
+	case "ttrpc":
+		conn, err := net.Dial("unix", sock)
+		if err != nil {
+			return err
+		}
+		c := ttrpc.NewClient(conn)
+		defer c.Close()
+		switch args[0] {
+		case "streams":
+			rate, err = ttrpcstream.ServerStreams(c, a, b, size, d)
+		case "bidi":
+			rate, err = ttrpcstream.BidiEcho(c, size, a, d)
+		case "short":
+			rate, err = ttrpcstream.ShortStreams(c, size, d)
+		default:
+			err = fmt.Errorf("unknown workload %q", args[0])
+		}
+		if err != nil {
+			return err
+		}
+	case "grpc":
+		c, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		switch args[0] {
+		case "streams":
+			rate, err = grpcstream.ServerStreams(c, a, b, size, d)
+		case "bidi":
+			rate, err = grpcstream.BidiEcho(c, size, a, d)
+		case "short":
+			rate, err = grpcstream.ShortStreams(c, size, d)
+		default:
+			err = fmt.Errorf("unknown workload %q", args[0])
+		}
+		if err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("-stream-client %q: want ttrpc or grpc", impl)
+	}
+	fmt.Println(rate)
+	return nil
+}
 
 // streamWorkloads measures the stream workloads of this module's ttrpc
 // (servers[0]'s socket), grpc-go (servers[1]'s) and v1.2.10, alternating
@@ -119,17 +160,14 @@ func streamWorkloads(dir string, sockets []string) error {
 	}
 	defer oldSrv.stop()
 
-	conn, err := net.Dial("unix", sockets[0])
+	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	gc, err := grpc.NewClient("unix://"+sockets[1], grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return err
-	}
-	libs := []streamer{ttrpcStreamer{ttrpc.NewClient(conn)}, grpcStreamer{gc}, externalStreamer{bin, oldSock}}
-	for _, l := range libs {
-		defer l.close()
+	libs := []streamer{
+		processStreamer{[]string{self, "-stream-client", "ttrpc", "-sock", sockets[0]}},
+		processStreamer{[]string{self, "-stream-client", "grpc", "-sock", sockets[1]}},
+		processStreamer{[]string{bin, "client", oldSock}},
 	}
 
 	workloads := []struct {
