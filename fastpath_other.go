@@ -10,3 +10,7 @@ import (
 // fastPathConn is nil on every connection here: the socket fast paths exist
 // only on Linux (see fastpath_linux.go).
 func fastPathConn(conn net.Conn) syscall.Conn { return nil }
+
+// tuneServerConn leaves the kernel's socket buffers alone here (see
+// fastpath_linux.go).
+func tuneServerConn(conn net.Conn) {}
