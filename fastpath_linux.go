@@ -21,26 +21,28 @@ func fastPathConn(conn net.Conn) syscall.Conn {
 	return nil
 }
 
-// serverSendBuffer is what a server asks of the kernel for each accepted
-// unix socket's send buffer, in bytes (SO_SNDBUF; Linux doubles the value
-// for its bookkeeping and caps it at net.core.wmem_max). The default, about
-// 208 KiB, holds less than one stream's window (defaultWindow): a server
-// streaming to a client that reads as fast as it can then fills the socket,
-// waits for it to drain, and is woken by the client's reads, a thread switch
-// on both sides every ~150 KiB. With room for a whole window, the server's
-// writes go straight in and only the client's window grants wake it: one
-// server stream of 1 KiB messages between two processes went from ~1280 to
-// ~1180 ns per message (benchmarks/README.md, Streams). It is a limit, not
-// an allocation: the kernel holds only what the client has not read yet.
-// TCP sockets keep the kernel's autotuning, which a fixed size would turn
-// off.
-const serverSendBuffer = 256 << 10
+// streamSendBuffer is what a server asks of the kernel for an accepted
+// unix socket's send buffer, in bytes, once the connection carries a
+// server-streaming stream (SO_SNDBUF; Linux doubles the value for its
+// bookkeeping and caps it at net.core.wmem_max). The default, about 208 KiB,
+// holds less than one stream's window (defaultWindow): a server streaming to
+// a client that reads as fast as it can then fills the socket, waits for it
+// to drain, and is woken by the client's reads, a thread switch on both
+// sides every ~150 KiB. With room for a whole window, the server's writes go
+// straight in and only the client's window grants wake it: one server stream
+// of 1 KiB messages between two processes went from ~1280 to ~1180 ns per
+// message (benchmarks/README.md, Streams). Connections that carry only unary
+// calls keep the default: with 8 concurrent 1 MiB calls the larger buffer
+// measured ~10 % slower. It is a limit, not an allocation: the kernel holds
+// only what the client has not read yet. TCP sockets keep the kernel's
+// autotuning, which a fixed size would turn off.
+const streamSendBuffer = 256 << 10
 
-// tuneServerConn sets the send buffer of an accepted unix socket (see
-// serverSendBuffer). A refusal leaves the kernel's default, which works,
-// only slower.
-func tuneServerConn(conn net.Conn) {
+// growSendBuffer sets the send buffer of an accepted unix socket for
+// streaming (see streamSendBuffer). A refusal leaves the kernel's default,
+// which works, only slower.
+func growSendBuffer(conn net.Conn) {
 	if u, ok := conn.(*net.UnixConn); ok {
-		_ = u.SetWriteBuffer(serverSendBuffer)
+		_ = u.SetWriteBuffer(streamSendBuffer)
 	}
 }

@@ -11,6 +11,6 @@ import (
 // only on Linux (see fastpath_linux.go).
 func fastPathConn(conn net.Conn) syscall.Conn { return nil }
 
-// tuneServerConn leaves the kernel's socket buffers alone here (see
+// growSendBuffer leaves the kernel's socket buffers alone here (see
 // fastpath_linux.go).
-func tuneServerConn(conn net.Conn) {}
+func growSendBuffer(conn net.Conn) {}

@@ -178,8 +178,8 @@ func (s *Server) handleConn(ctx context.Context, raw net.Conn) {
 		log.Printf("ttrpc: refused connection: %v", err)
 		return
 	}
-	tuneServerConn(raw) // the socket under whatever the handshaker wrapped it in
 	sc := newServerConn(ctx, s, conn)
+	sc.sock = raw
 	if !s.promote(raw, sc) {
 		conn.Close()
 		raw.Close()

@@ -59,6 +59,12 @@ type serverConn struct {
 	inlineSince atomic.Int64
 	inlineSeq   uint64 // owned by the reading goroutine
 	inlineOK    bool   // the conn is a socket of package net (see newServerConn)
+
+	// The accepted socket under conn (whatever the handshaker wrapped it
+	// in), and whether its send buffer was grown for a first stream
+	// (growSendBuffer); streamed is owned by the reading goroutine.
+	sock     net.Conn
+	streamed bool
 }
 
 func newServerConn(ctx context.Context, s *Server, conn net.Conn) *serverConn {

@@ -80,6 +80,10 @@ func (c *serverConn) startStream(h messageHeader, p *[]byte, r *rawRequest, st *
 		in:     flow.NewQueue[inFrame](c.budget, dropFrame),
 		credit: flow.NewCredit(),
 	}
+	if st.StreamingServer && !c.streamed {
+		c.streamed = true
+		growSendBuffer(c.sock)
+	}
 	if r.window > 0 {
 		// The client speaks flow control: it grants r.window and honours
 		// the window granted back.

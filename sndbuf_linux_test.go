@@ -2,17 +2,21 @@ package ttrpc
 
 import (
 	"context"
+	"io"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/gogo/protobuf/types"
 	"golang.org/x/sys/unix"
 )
 
-// TestServerSendBuffer checks that a server asks for serverSendBuffer on the
-// unix socket it accepted, also when its handshaker wraps the connection.
+// TestServerSendBuffer checks that a server leaves the send buffer of a
+// unix socket that carries unary calls alone, and asks for streamSendBuffer
+// once the first server stream opens on it, also when its handshaker wraps
+// the connection.
 func TestServerSendBuffer(t *testing.T) {
 	checkLeaks(t)
 	accepted := make(chan net.Conn, 1)
@@ -20,21 +24,37 @@ func TestServerSendBuffer(t *testing.T) {
 		accepted <- conn
 		return struct{ net.Conn }{conn}, nil, nil
 	})
-	_, path := startServer(t, map[string]Method{"Echo": echoMethod}, WithServerHandshaker(wrap))
+	_, _, path := startStreamServer(t, WithServerHandshaker(wrap))
 	c := dial(t, path)
-	echo(t, c, []byte("hello")) // answered: the connection has been tuned
+	echo(t, c, []byte("hello"))
 	raw := (<-accepted).(*net.UnixConn)
+	unary := sendBuffer(t, raw)
 
-	got := sendBuffer(t, raw)
 	// Linux doubles the value asked for, after capping it at wmem_max.
-	want := 2 * serverSendBuffer
+	want := 2 * streamSendBuffer
 	if b, err := os.ReadFile("/proc/sys/net/core/wmem_max"); err == nil {
 		if max, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && 2*max < want {
 			want = 2 * max
 		}
 	}
-	if got != want {
-		t.Fatalf("accepted socket's SO_SNDBUF = %d, want %d", got, want)
+	if unary == want {
+		t.Fatalf("SO_SNDBUF is %d after unary calls alone: grown before any stream", unary)
+	}
+
+	s, err := c.NewStream(testCtx(t), serverStreamDesc, testService, "Download", &types.StringValue{Value: "3 10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var m types.BytesValue
+		if err := s.RecvMsg(&m); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sendBuffer(t, raw); got != want {
+		t.Fatalf("SO_SNDBUF = %d after a server stream, want %d (was %d)", got, want, unary)
 	}
 }
 
