@@ -8,7 +8,8 @@
 //
 //	go run ./cmd/compare
 //
-// The server processes are this binary re-executed with -serve.
+// The server processes are this binary re-executed with -serve, and the
+// stream clients of this module and grpc-go with -stream-client.
 package main
 
 import (
