@@ -24,13 +24,14 @@ func fastPathConn(conn net.Conn) syscall.Conn {
 // streamSendBuffer is what a server asks of the kernel for an accepted
 // unix socket's send buffer, in bytes, once the connection carries a
 // server-streaming stream (SO_SNDBUF; Linux doubles the value for its
-// bookkeeping and caps it at net.core.wmem_max). The default, about 208 KiB,
+// bookkeeping after capping it at net.core.wmem_max, so a stock wmem_max of
+// 212992 gives 416 KiB, most of a window). The default, about 208 KiB,
 // holds less than one stream's window (defaultWindow): a server streaming to
 // a client that reads as fast as it can then fills the socket, waits for it
 // to drain, and is woken by the client's reads, a thread switch on both
 // sides every ~150 KiB. With room for a whole window, the server's writes go
 // straight in and only the client's window grants wake it: one server stream
-// of 1 KiB messages between two processes went from ~1280 to ~1180 ns per
+// of 1 KiB messages between two processes went from ~1,300 to ~1,170 ns per
 // message (benchmarks/README.md, Streams). Connections that carry only unary
 // calls keep the default: with 8 concurrent 1 MiB calls the larger buffer
 // measured ~10 % slower. It is a limit, not an allocation: the kernel holds

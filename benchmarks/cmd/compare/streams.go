@@ -81,11 +81,18 @@ func runStreamClient(impl, sock string, args []string) error {
 	if len(args) != 5 {
 		return fmt.Errorf("-stream-client: want WORKLOAD A B SIZE DURATION, got %q", args)
 	}
-	num := func(s string) int {
-		n, _ := strconv.Atoi(s)
-		return n
+	var nums [3]int
+	for i, s := range args[1:4] {
+		if s == "-" { // not used by the workload
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("-stream-client: %v", err)
+		}
+		nums[i] = n
 	}
-	a, b, size := num(args[1]), num(args[2]), num(args[3])
+	a, b, size := nums[0], nums[1], nums[2]
 	d, err := time.ParseDuration(args[4])
 	if err != nil {
 		return err
