@@ -242,7 +242,17 @@ func TestStreamSendFailedEncodeKeepsCredit(t *testing.T) {
 		}},
 	}})
 	c := dial(t, path)
-	st, err := c.NewStream(testCtx(t), serverStreamDesc, "credit", "Send", &types.Empty{})
+	recvFirstAfter(t, c, "credit")
+	if err := <-sent; err != nil {
+		t.Errorf("handler: %v", err)
+	}
+}
+
+// recvFirstAfter opens service's Send stream and checks that its messages
+// are "first" and then "after".
+func recvFirstAfter(t *testing.T, c *Client, service string) {
+	t.Helper()
+	st, err := c.NewStream(testCtx(t), serverStreamDesc, service, "Send", &types.Empty{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,9 +261,6 @@ func TestStreamSendFailedEncodeKeepsCredit(t *testing.T) {
 		if err := st.RecvMsg(&m); err != nil || string(m.Value) != want {
 			t.Fatalf("RecvMsg: %v, %q; want %q", err, m.Value, want)
 		}
-	}
-	if err := <-sent; err != nil {
-		t.Errorf("handler: %v", err)
 	}
 }
 
@@ -293,16 +300,7 @@ func TestStreamSendNegativeSize(t *testing.T) {
 		}},
 	}})
 	c := dial(t, path)
-	st, err := c.NewStream(testCtx(t), serverStreamDesc, "liar", "Send", &types.Empty{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"first", "after"} {
-		var m types.BytesValue
-		if err := st.RecvMsg(&m); err != nil || string(m.Value) != want {
-			t.Fatalf("RecvMsg: %v, %q; want %q", err, m.Value, want)
-		}
-	}
+	recvFirstAfter(t, c, "liar")
 	if got := <-outcome; got == "returned: <nil>" {
 		t.Errorf("SendMsg of a message of Size -1 succeeded")
 	}

@@ -74,12 +74,44 @@ func (s processStreamer) short(d time.Duration) (float64, error) {
 	return s.run("short", "-", "-", strconv.Itoa(streamSize), d.String())
 }
 
+// ttrpcStreamer and grpcStreamer are the workloads of this module's and
+// grpc-go's clients, run in a -stream-client process.
+type ttrpcStreamer struct {
+	c    *ttrpc.Client
+	size int
+}
+
+func (s ttrpcStreamer) serverStreams(n, per int, d time.Duration) (float64, error) {
+	return ttrpcstream.ServerStreams(s.c, n, per, s.size, d)
+}
+func (s ttrpcStreamer) bidi(inflight int, d time.Duration) (float64, error) {
+	return ttrpcstream.BidiEcho(s.c, s.size, inflight, d)
+}
+func (s ttrpcStreamer) short(d time.Duration) (float64, error) {
+	return ttrpcstream.ShortStreams(s.c, s.size, d)
+}
+
+type grpcStreamer struct {
+	c    *grpc.ClientConn
+	size int
+}
+
+func (s grpcStreamer) serverStreams(n, per int, d time.Duration) (float64, error) {
+	return grpcstream.ServerStreams(s.c, n, per, s.size, d)
+}
+func (s grpcStreamer) bidi(inflight int, d time.Duration) (float64, error) {
+	return grpcstream.BidiEcho(s.c, s.size, inflight, d)
+}
+func (s grpcStreamer) short(d time.Duration) (float64, error) {
+	return grpcstream.ShortStreams(s.c, s.size, d)
+}
+
 // runStreamClient is the -stream-client process: one workload of impl's
 // client against the server at sock, with ministream's arguments
 // (WORKLOAD A B SIZE DURATION); it prints the rate.
 func runStreamClient(impl, sock string, args []string) error {
 	if len(args) != 5 {
-		return fmt.Errorf("-stream-client: want WORKLOAD A B SIZE DURATION, got %q", args)
+		return fmt.Errorf("want WORKLOAD A B SIZE DURATION, got %q", args)
 	}
 	var nums [3]int
 	for i, s := range args[1:4] {
@@ -88,7 +120,7 @@ func runStreamClient(impl, sock string, args []string) error {
 		}
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			return fmt.Errorf("-stream-client: %v", err)
+			return err
 		}
 		nums[i] = n
 	}
@@ -97,7 +129,7 @@ func runStreamClient(impl, sock string, args []string) error {
 	if err != nil {
 		return err
 	}
-	var rate float64
+	var s streamer
 	switch impl {
 	case "ttrpc":
 		conn, err := net.Dial("unix", sock)
@@ -106,40 +138,30 @@ func runStreamClient(impl, sock string, args []string) error {
 		}
 		c := ttrpc.NewClient(conn)
 		defer c.Close()
-		switch args[0] {
-		case "streams":
-			rate, err = ttrpcstream.ServerStreams(c, a, b, size, d)
-		case "bidi":
-			rate, err = ttrpcstream.BidiEcho(c, size, a, d)
-		case "short":
-			rate, err = ttrpcstream.ShortStreams(c, size, d)
-		default:
-			err = fmt.Errorf("unknown workload %q", args[0])
-		}
-		if err != nil {
-			return err
-		}
+		s = ttrpcStreamer{c, size}
 	case "grpc":
 		c, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		switch args[0] {
-		case "streams":
-			rate, err = grpcstream.ServerStreams(c, a, b, size, d)
-		case "bidi":
-			rate, err = grpcstream.BidiEcho(c, size, a, d)
-		case "short":
-			rate, err = grpcstream.ShortStreams(c, size, d)
-		default:
-			err = fmt.Errorf("unknown workload %q", args[0])
-		}
-		if err != nil {
-			return err
-		}
+		s = grpcStreamer{c, size}
 	default:
 		return fmt.Errorf("-stream-client %q: want ttrpc or grpc", impl)
+	}
+	var rate float64
+	switch args[0] {
+	case "streams":
+		rate, err = s.serverStreams(a, b, d)
+	case "bidi":
+		rate, err = s.bidi(a, d)
+	case "short":
+		rate, err = s.short(d)
+	default:
+		err = fmt.Errorf("unknown workload %q", args[0])
+	}
+	if err != nil {
+		return err
 	}
 	fmt.Println(rate)
 	return nil
